@@ -1,0 +1,453 @@
+// The C ABI (include/keyhold/keyhold.h). Every exported body runs inside
+// Guard(), which turns C++ exceptions into statuses, refuses work after a
+// failed self-test and leaves this thread's OpenSSL error queue empty, so
+// none of those can cross the boundary.
+#include <keyhold/keyhold.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+
+#include <new>
+
+#include "abi/handle_table.h"
+#include "build_info.h"
+#include "core/engine.h"
+#include "core/status.h"
+#include "keyset/keyset.h"
+#include "selftest/selftest.h"
+
+namespace keyhold::abi {
+namespace {
+
+struct KeysetObject final : Object {
+  explicit KeysetObject(std::unique_ptr<keyset::Keyset> k) : Object(Kind::kKeyset), ks(std::move(k)) {}
+  std::unique_ptr<keyset::Keyset> ks;
+};
+
+enum class Gate { kAlways, kSelfTest };
+
+template <typename F>
+kh_status Guard(Gate gate, F&& body) noexcept {
+  kh_status s;
+  try {
+    if (gate == Gate::kSelfTest && selftest::Failed()) {
+      s = KH_E_SELF_TEST_FAILED;
+    } else {
+      s = Status(body()).code();
+    }
+  } catch (const std::bad_alloc&) {
+    s = KH_E_OUT_OF_MEMORY;
+  } catch (...) {
+    s = KH_E_INTERNAL;
+  }
+  if (ERR_peek_error() != 0) ERR_clear_error();
+  return s;
+}
+
+// In: a (ptr, len) input. NULL with a non-zero length is refused.
+bool BadIn(const uint8_t* p, size_t n) { return p == nullptr && n != 0; }
+ByteView In(const uint8_t* p, size_t n) { return n == 0 ? ByteView() : ByteView(p, n); }
+keyset::Out MakeOut(uint8_t* out, size_t cap, size_t* len) { return {out, out == nullptr ? 0 : cap, len}; }
+
+#define KH_CHECK_IN(p, n) \
+  if (BadIn((p), (n))) return Status(KH_E_NULL_POINTER)
+
+Status GetObject(kh_handle h, Kind kind, std::shared_ptr<Object>* out) {
+  std::shared_ptr<Object> o = HandleTable::Global().Lookup(h);
+  if (!o) return KH_E_STALE_HANDLE;
+  if (o->kind != kind) return KH_E_WRONG_HANDLE_TYPE;
+  *out = std::move(o);
+  return OkStatus();
+}
+
+// KeysetRef holds a keyset alive for the duration of one call.
+struct KeysetRef {
+  std::shared_ptr<Object> obj;
+  keyset::Keyset* operator->() const { return static_cast<KeysetObject*>(obj.get())->ks.get(); }
+};
+
+Status GetKeyset(kh_handle h, KeysetRef* out) { return GetObject(h, Kind::kKeyset, &out->obj); }
+
+Status Register(kh_handle engine, StatusOr<std::unique_ptr<keyset::Keyset>> ks, kh_handle* out) {
+  if (!ks.ok()) return ks.status();
+  std::shared_ptr<Object> e;
+  KH_RETURN_IF_ERROR(GetObject(engine, Kind::kEngine, &e));
+  auto obj = std::make_shared<KeysetObject>(std::move(ks).value());
+  KH_RETURN_IF_ERROR(HandleTable::Global().Insert(obj, static_cast<EngineObject*>(e.get())));
+  *out = obj->handle;
+  return OkStatus();
+}
+
+Status EngineLimit(kh_handle engine, uint64_t* limit) {
+  std::shared_ptr<Object> e;
+  KH_RETURN_IF_ERROR(GetObject(engine, Kind::kEngine, &e));
+  *limit = static_cast<EngineObject*>(e.get())->aead_usage_limit;
+  return OkStatus();
+}
+
+// RunItem executes one batch item with an already looked-up keyset.
+Status RunItem(const KeysetRef& ks, kh_batch_item* it) {
+  KH_CHECK_IN(it->in, it->in_len);
+  KH_CHECK_IN(it->in2, it->in2_len);
+  KH_CHECK_IN(it->in3, it->in3_len);
+  const ByteView in = In(it->in, it->in_len), in2 = In(it->in2, it->in2_len), in3 = In(it->in3, it->in3_len);
+  const keyset::Out out = MakeOut(it->out, it->out_cap, &it->out_len);
+  it->out_len = 0;
+  switch (it->op) {
+    case KH_OP_AEAD_ENCRYPT:
+      return ks->AeadEncrypt(in, in2, out);
+    case KH_OP_AEAD_DECRYPT:
+      return ks->AeadDecrypt(in, in2, out);
+    case KH_OP_DAEAD_ENCRYPT:
+      return ks->DaeadEncrypt(in, in2, out);
+    case KH_OP_DAEAD_DECRYPT:
+      return ks->DaeadDecrypt(in, in2, out);
+    case KH_OP_MAC_COMPUTE:
+      return ks->MacCompute(in, out);
+    case KH_OP_MAC_VERIFY:
+      return ks->MacVerify(in, in2);
+    case KH_OP_SIG_SIGN:
+      return ks->SigSign(in, out);
+    case KH_OP_SIG_VERIFY:
+      return ks->SigVerify(in, in2);
+    case KH_OP_AEAD_SEAL_NONCE:
+      return ks->AeadSealNonce(in3, in, in2, out);
+    case KH_OP_AEAD_OPEN_NONCE:
+      return ks->AeadOpenNonce(in3, in, in2, out);
+    default:
+      return KH_E_INVALID_ARGUMENT;
+  }
+}
+
+}  // namespace
+}  // namespace keyhold::abi
+
+using keyhold::ByteView;
+using keyhold::MutableBytes;
+using keyhold::OkStatus;
+using keyhold::Status;
+using namespace keyhold::abi;  // NOLINT(google-build-using-namespace)
+
+extern "C" {
+
+uint32_t kh_abi_version(void) { return KH_ABI_VERSION; }
+
+const char* kh_version(void) { return KEYHOLD_VERSION_STRING; }
+
+const char* kh_status_name(kh_status status) { return keyhold::StatusName(status); }
+
+const char* kh_alg_name(kh_alg alg) {
+  const auto* info = keyhold::keyset::FindAlg(static_cast<uint32_t>(alg));
+  return info == nullptr ? nullptr : info->name;
+}
+
+const char* kh_build_info(void) { return keyhold::core::BuildInfoJson(); }
+
+kh_status kh_alg_sizes_get(kh_alg alg, kh_alg_sizes* out) {
+  return Guard(Gate::kAlways, [&]() -> Status {
+    if (out == nullptr) return KH_E_NULL_POINTER;
+    const auto* info = keyhold::keyset::FindAlg(static_cast<uint32_t>(alg));
+    if (info == nullptr) return KH_E_UNSUPPORTED;
+    *out = info->sizes;
+    return OkStatus();
+  });
+}
+
+kh_status kh_engine_open(kh_handle* out_engine) {
+  return Guard(Gate::kAlways, [&]() -> Status {
+    if (out_engine == nullptr) return KH_E_NULL_POINTER;
+    *out_engine = 0;
+    if (keyhold::selftest::Run() != keyhold::selftest::State::kPassed) return KH_E_SELF_TEST_FAILED;
+    keyhold::core::EngineConfig cfg;
+    KH_RETURN_IF_ERROR(keyhold::core::ConfigFromEnvironment(&cfg));
+    auto e = std::make_shared<EngineObject>();
+    e->aead_usage_limit = cfg.aead_usage_limit;
+    KH_RETURN_IF_ERROR(HandleTable::Global().Insert(e, nullptr));
+    *out_engine = e->handle;
+    return OkStatus();
+  });
+}
+
+kh_status kh_engine_close(kh_handle engine) {
+  return Guard(Gate::kAlways, [&]() -> Status {
+    std::shared_ptr<Object> e;
+    KH_RETURN_IF_ERROR(GetObject(engine, Kind::kEngine, &e));
+    // Objects are destroyed here, outside the table lock, unless a call in
+    // flight still holds one.
+    auto removed = HandleTable::Global().RemoveEngine(engine);
+    return removed.empty() ? Status(KH_E_STALE_HANDLE) : OkStatus();
+  });
+}
+
+kh_status kh_engine_stats_get(kh_handle engine, kh_engine_stats* out) {
+  return Guard(Gate::kAlways, [&]() -> Status {
+    if (out == nullptr) return KH_E_NULL_POINTER;
+    std::shared_ptr<Object> e;
+    KH_RETURN_IF_ERROR(GetObject(engine, Kind::kEngine, &e));
+    const auto arena = keyhold::secmem::Stats();
+    *out = kh_engine_stats{};
+    out->live_handles = static_cast<EngineObject*>(e.get())->children.load();
+    out->secure_bytes_used = arena.bytes_used;
+    out->secure_bytes_total = arena.bytes_total;
+    out->secure_bytes_locked = arena.bytes_locked;
+    out->mlock_failures = arena.mlock_failures;
+    out->self_test_passed = keyhold::selftest::Current() == keyhold::selftest::State::kPassed ? 1 : 0;
+    return OkStatus();
+  });
+}
+
+kh_status kh_keyset_generate(kh_handle engine, kh_alg alg, uint32_t flags, kh_handle* out_keyset) {
+  return Guard(Gate::kSelfTest, [&]() -> Status {
+    if (out_keyset == nullptr) return KH_E_NULL_POINTER;
+    *out_keyset = 0;
+    uint64_t limit = 0;
+    KH_RETURN_IF_ERROR(EngineLimit(engine, &limit));
+    return Register(engine, keyhold::keyset::Keyset::Generate(alg, flags, limit), out_keyset);
+  });
+}
+
+kh_status kh_keyset_import_raw(kh_handle engine, kh_alg alg, const uint8_t* key, size_t key_len,
+                               kh_handle* out_keyset) {
+  return Guard(Gate::kSelfTest, [&]() -> Status {
+    if (out_keyset == nullptr) return KH_E_NULL_POINTER;
+    *out_keyset = 0;
+    KH_CHECK_IN(key, key_len);
+    uint64_t limit = 0;
+    KH_RETURN_IF_ERROR(EngineLimit(engine, &limit));
+    return Register(engine, keyhold::keyset::Keyset::ImportRaw(alg, In(key, key_len)), out_keyset);
+  });
+}
+
+kh_status kh_keyset_import_public(kh_handle engine, kh_alg alg, const uint8_t* pub, size_t pub_len,
+                                  kh_handle* out_keyset) {
+  return Guard(Gate::kSelfTest, [&]() -> Status {
+    if (out_keyset == nullptr) return KH_E_NULL_POINTER;
+    *out_keyset = 0;
+    KH_CHECK_IN(pub, pub_len);
+    uint64_t limit = 0;
+    KH_RETURN_IF_ERROR(EngineLimit(engine, &limit));
+    return Register(engine, keyhold::keyset::Keyset::ImportPublic(alg, In(pub, pub_len)), out_keyset);
+  });
+}
+
+kh_status kh_keyset_rotate(kh_handle keyset, uint32_t* out_new_key_id) {
+  return Guard(Gate::kSelfTest, [&]() -> Status {
+    if (out_new_key_id == nullptr) return KH_E_NULL_POINTER;
+    KeysetRef ks;
+    KH_RETURN_IF_ERROR(GetKeyset(keyset, &ks));
+    return ks->Rotate(out_new_key_id);
+  });
+}
+
+#define KH_KEYSET_CALL(keyset, expr)            \
+  Guard(Gate::kSelfTest, [&]() -> Status {      \
+    KeysetRef ks;                               \
+    KH_RETURN_IF_ERROR(GetKeyset(keyset, &ks)); \
+    return expr;                                \
+  })
+
+kh_status kh_keyset_set_primary(kh_handle keyset, uint32_t key_id) {
+  return KH_KEYSET_CALL(keyset, ks->SetPrimary(key_id));
+}
+kh_status kh_keyset_disable(kh_handle keyset, uint32_t key_id) {
+  return KH_KEYSET_CALL(keyset, ks->Disable(key_id));
+}
+kh_status kh_keyset_enable(kh_handle keyset, uint32_t key_id) {
+  return KH_KEYSET_CALL(keyset, ks->Enable(key_id));
+}
+kh_status kh_keyset_destroy_key(kh_handle keyset, uint32_t key_id) {
+  return KH_KEYSET_CALL(keyset, ks->DestroyKey(key_id));
+}
+
+kh_status kh_keyset_info_get(kh_handle keyset, kh_keyset_info* out) {
+  return Guard(Gate::kAlways, [&]() -> Status {
+    if (out == nullptr) return KH_E_NULL_POINTER;
+    KeysetRef ks;
+    KH_RETURN_IF_ERROR(GetKeyset(keyset, &ks));
+    ks->Info(out);
+    return OkStatus();
+  });
+}
+
+kh_status kh_keyset_key_info_get(kh_handle keyset, uint32_t index, kh_key_info* out) {
+  return Guard(Gate::kAlways, [&]() -> Status {
+    if (out == nullptr) return KH_E_NULL_POINTER;
+    KeysetRef ks;
+    KH_RETURN_IF_ERROR(GetKeyset(keyset, &ks));
+    return ks->KeyInfo(index, out);
+  });
+}
+
+kh_status kh_keyset_public_key(kh_handle keyset, uint32_t key_id, uint32_t format, uint8_t* out,
+                               size_t out_cap, size_t* out_len) {
+  return KH_KEYSET_CALL(keyset, ks->PublicKey(key_id, format, MakeOut(out, out_cap, out_len)));
+}
+
+kh_status kh_handle_close(kh_handle handle) {
+  return Guard(Gate::kAlways, [&]() -> Status {
+    std::shared_ptr<Object> o = HandleTable::Global().Lookup(handle);
+    if (!o) return KH_E_STALE_HANDLE;
+    if (o->kind == Kind::kEngine) return KH_E_WRONG_HANDLE_TYPE;
+    return HandleTable::Global().Remove(handle) ? OkStatus() : Status(KH_E_STALE_HANDLE);
+  });
+}
+
+// Inputs are checked for NULL-with-length before the keyset is touched.
+#define KH_OP(keyset, checks, expr)             \
+  Guard(Gate::kSelfTest, [&]() -> Status {      \
+    checks;                                     \
+    KeysetRef ks;                               \
+    KH_RETURN_IF_ERROR(GetKeyset(keyset, &ks)); \
+    return expr;                                \
+  })
+
+kh_status kh_aead_encrypt(kh_handle keyset, const uint8_t* pt, size_t pt_len, const uint8_t* aad,
+                          size_t aad_len, uint8_t* out, size_t out_cap, size_t* out_len) {
+  return KH_OP(keyset, KH_CHECK_IN(pt, pt_len);
+               KH_CHECK_IN(aad, aad_len),
+               ks->AeadEncrypt(In(pt, pt_len), In(aad, aad_len), MakeOut(out, out_cap, out_len)));
+}
+
+kh_status kh_aead_decrypt(kh_handle keyset, const uint8_t* ct, size_t ct_len, const uint8_t* aad,
+                          size_t aad_len, uint8_t* out, size_t out_cap, size_t* out_len) {
+  return KH_OP(keyset, KH_CHECK_IN(ct, ct_len);
+               KH_CHECK_IN(aad, aad_len),
+               ks->AeadDecrypt(In(ct, ct_len), In(aad, aad_len), MakeOut(out, out_cap, out_len)));
+}
+
+kh_status kh_aead_seal_nonce(kh_handle keyset, const uint8_t* nonce, size_t nonce_len, const uint8_t* pt,
+                             size_t pt_len, const uint8_t* aad, size_t aad_len, uint8_t* out, size_t out_cap,
+                             size_t* out_len) {
+  return KH_OP(keyset, KH_CHECK_IN(nonce, nonce_len); KH_CHECK_IN(pt, pt_len);
+               KH_CHECK_IN(aad, aad_len),
+               ks->AeadSealNonce(In(nonce, nonce_len), In(pt, pt_len), In(aad, aad_len),
+                                 MakeOut(out, out_cap, out_len)));
+}
+
+kh_status kh_aead_open_nonce(kh_handle keyset, const uint8_t* nonce, size_t nonce_len, const uint8_t* ct,
+                             size_t ct_len, const uint8_t* aad, size_t aad_len, uint8_t* out, size_t out_cap,
+                             size_t* out_len) {
+  return KH_OP(keyset, KH_CHECK_IN(nonce, nonce_len); KH_CHECK_IN(ct, ct_len);
+               KH_CHECK_IN(aad, aad_len),
+               ks->AeadOpenNonce(In(nonce, nonce_len), In(ct, ct_len), In(aad, aad_len),
+                                 MakeOut(out, out_cap, out_len)));
+}
+
+kh_status kh_daead_encrypt(kh_handle keyset, const uint8_t* pt, size_t pt_len, const uint8_t* aad,
+                           size_t aad_len, uint8_t* out, size_t out_cap, size_t* out_len) {
+  return KH_OP(keyset, KH_CHECK_IN(pt, pt_len);
+               KH_CHECK_IN(aad, aad_len),
+               ks->DaeadEncrypt(In(pt, pt_len), In(aad, aad_len), MakeOut(out, out_cap, out_len)));
+}
+
+kh_status kh_daead_decrypt(kh_handle keyset, const uint8_t* ct, size_t ct_len, const uint8_t* aad,
+                           size_t aad_len, uint8_t* out, size_t out_cap, size_t* out_len) {
+  return KH_OP(keyset, KH_CHECK_IN(ct, ct_len);
+               KH_CHECK_IN(aad, aad_len),
+               ks->DaeadDecrypt(In(ct, ct_len), In(aad, aad_len), MakeOut(out, out_cap, out_len)));
+}
+
+kh_status kh_mac_compute(kh_handle keyset, const uint8_t* msg, size_t msg_len, uint8_t* out, size_t out_cap,
+                         size_t* out_len) {
+  return KH_OP(keyset, KH_CHECK_IN(msg, msg_len),
+               ks->MacCompute(In(msg, msg_len), MakeOut(out, out_cap, out_len)));
+}
+
+kh_status kh_mac_verify(kh_handle keyset, const uint8_t* msg, size_t msg_len, const uint8_t* tag,
+                        size_t tag_len) {
+  return KH_OP(keyset, KH_CHECK_IN(msg, msg_len);
+               KH_CHECK_IN(tag, tag_len), ks->MacVerify(In(msg, msg_len), In(tag, tag_len)));
+}
+
+kh_status kh_sig_sign(kh_handle keyset, const uint8_t* msg, size_t msg_len, uint8_t* out, size_t out_cap,
+                      size_t* out_len) {
+  return KH_OP(keyset, KH_CHECK_IN(msg, msg_len),
+               ks->SigSign(In(msg, msg_len), MakeOut(out, out_cap, out_len)));
+}
+
+kh_status kh_sig_verify(kh_handle keyset, const uint8_t* msg, size_t msg_len, const uint8_t* sig,
+                        size_t sig_len) {
+  return KH_OP(keyset, KH_CHECK_IN(msg, msg_len);
+               KH_CHECK_IN(sig, sig_len), ks->SigVerify(In(msg, msg_len), In(sig, sig_len)));
+}
+
+kh_status kh_sig_sign_plain(kh_handle keyset, const uint8_t* msg, size_t msg_len, uint8_t* out,
+                            size_t out_cap, size_t* out_len) {
+  return KH_OP(keyset, KH_CHECK_IN(msg, msg_len),
+               ks->SigSignPlain(In(msg, msg_len), MakeOut(out, out_cap, out_len)));
+}
+
+kh_status kh_sig_sign_digest(kh_handle keyset, const uint8_t* digest, size_t digest_len, uint8_t* out,
+                             size_t out_cap, size_t* out_len) {
+  return KH_OP(keyset, KH_CHECK_IN(digest, digest_len),
+               ks->SigSignDigest(In(digest, digest_len), MakeOut(out, out_cap, out_len)));
+}
+
+kh_status kh_sig_verify_plain(kh_handle keyset, uint32_t key_id, const uint8_t* msg, size_t msg_len,
+                              const uint8_t* sig, size_t sig_len) {
+  return KH_OP(keyset, KH_CHECK_IN(msg, msg_len);
+               KH_CHECK_IN(sig, sig_len), ks->SigVerifyPlain(key_id, In(msg, msg_len), In(sig, sig_len)));
+}
+
+kh_status kh_kex_agree(kh_handle keyset, const uint8_t* peer, size_t peer_len, uint8_t* out, size_t out_cap,
+                       size_t* out_len) {
+  return KH_OP(keyset, KH_CHECK_IN(peer, peer_len),
+               ks->KexAgree(In(peer, peer_len), MakeOut(out, out_cap, out_len)));
+}
+
+kh_status kh_kdf_derive(kh_handle keyset, const uint8_t* salt, size_t salt_len, const uint8_t* info,
+                        size_t info_len, uint8_t* out, size_t out_len) {
+  return KH_OP(keyset, KH_CHECK_IN(salt, salt_len); KH_CHECK_IN(info, info_len);
+               KH_CHECK_IN(out, out_len),
+               ks->KdfDerive(In(salt, salt_len), In(info, info_len), MutableBytes(out, out_len)));
+}
+
+kh_status kh_random_bytes(uint8_t* out, size_t len) {
+  return Guard(Gate::kSelfTest, [&]() -> Status {
+    KH_CHECK_IN(out, len);
+    if (len > KH_MAX_INPUT_LEN) return KH_E_TOO_LARGE;
+    if (keyhold::selftest::Run() != keyhold::selftest::State::kPassed) return KH_E_SELF_TEST_FAILED;
+    constexpr size_t kChunk = size_t{1} << 30;
+    for (size_t off = 0; off < len; off += kChunk) {
+      const size_t n = std::min(kChunk, len - off);
+      if (RAND_bytes(out + off, static_cast<int>(n)) != 1) {
+        OPENSSL_cleanse(out, len);
+        return KH_E_INTERNAL;
+      }
+    }
+    return OkStatus();
+  });
+}
+
+kh_status kh_batch(kh_batch_item* items, size_t count, size_t* out_failed) {
+  return Guard(Gate::kSelfTest, [&]() -> Status {
+    if (out_failed != nullptr) *out_failed = 0;
+    if (items == nullptr && count != 0) return KH_E_NULL_POINTER;
+    if (count > KH_MAX_BATCH) return KH_E_TOO_LARGE;
+    size_t failed = 0;
+    KeysetRef ks;
+    kh_handle current = 0;
+    for (size_t i = 0; i < count; ++i) {
+      kh_batch_item* it = &items[i];
+      // One lookup per run of items on the same keyset.
+      kh_status s = KH_OK;
+      if (it->keyset != current || !ks.obj) {
+        ks.obj.reset();
+        current = 0;
+        s = Status(GetKeyset(it->keyset, &ks)).code();
+        if (s == KH_OK) current = it->keyset;
+      }
+      if (s == KH_OK) {
+        s = Guard(Gate::kAlways, [&]() -> Status { return RunItem(ks, it); });
+      } else {
+        it->out_len = 0;
+      }
+      it->status = s;
+      if (s != KH_OK) ++failed;
+    }
+    if (out_failed != nullptr) *out_failed = failed;
+    return OkStatus();
+  });
+}
+
+}  // extern "C"

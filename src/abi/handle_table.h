@@ -1,0 +1,70 @@
+// HandleTable: opaque 64-bit handles for ABI objects (DESIGN.md section 2).
+//
+// A handle is (generation << 32) | (slot + 1). The slot holds an atomic
+// shared_ptr to the object, and the object records its own handle, so a
+// lookup with a closed, stale (older generation), forged or zero handle
+// finds nothing. A lookup copies the shared_ptr: an object closed while
+// another thread uses it lives until that call returns. Slots live in
+// fixed chunks that never move, so lookups take no lock.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "core/status.h"
+
+namespace keyhold::abi {
+
+enum class Kind : uint8_t { kEngine = 1, kKeyset = 2 };
+
+struct Object {
+  explicit Object(Kind k) : kind(k) {}
+  virtual ~Object() = default;
+  const Kind kind;
+  uint64_t handle = 0;  // set once by Insert
+  uint64_t owner = 0;   // the owning engine's handle; 0 for engines
+};
+
+struct EngineObject final : Object {
+  EngineObject() : Object(Kind::kEngine) {}
+  std::atomic<uint64_t> children{0};
+  bool closed = false;  // guarded by the table's mutex
+  uint64_t aead_usage_limit = 0;
+};
+
+class HandleTable {
+ public:
+  static constexpr uint32_t kChunkSlots = 4096;
+  static constexpr uint32_t kMaxChunks = 256;  // ~1M live handles
+
+  static HandleTable& Global();
+
+  // Insert stores obj and sets obj->handle. With an owner engine the insert
+  // fails with KH_E_ENGINE_CLOSED once that engine is closing.
+  Status Insert(std::shared_ptr<Object> obj, EngineObject* owner);
+  std::shared_ptr<Object> Lookup(uint64_t handle) const;
+  // Remove takes the object out of the table and returns it (the caller's
+  // reference ends its life, unless a call still uses it).
+  std::shared_ptr<Object> Remove(uint64_t handle);
+  // RemoveEngine closes an engine and every handle it owns.
+  std::vector<std::shared_ptr<Object>> RemoveEngine(uint64_t engine_handle);
+
+ private:
+  struct Slot {
+    std::atomic<std::shared_ptr<Object>> obj;
+    uint32_t generation = 0;  // guarded by mu_
+  };
+  Slot* SlotAt(uint32_t index) const;
+  std::shared_ptr<Object> RemoveLocked(uint64_t handle);
+
+  std::array<std::atomic<Slot*>, kMaxChunks> chunks_{};
+  std::atomic<uint32_t> used_{0};  // slots ever handed out
+  std::mutex mu_;
+  std::vector<uint32_t> free_;
+};
+
+}  // namespace keyhold::abi
