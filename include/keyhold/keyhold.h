@@ -267,7 +267,7 @@ KH_EXPORT KH_NODISCARD kh_status kh_aead_decrypt(kh_handle keyset, const uint8_t
 /* kh_aead_seal_nonce / kh_aead_open_nonce: raw keysets only (else
  * KH_E_WRONG_PRIMITIVE), caller-chosen nonce, output ciphertext || tag --
  * the shape of Go's cipher.AEAD. The caller owns nonce uniqueness. AES-GCM
- * accepts nonces of 1..1024 bytes; ChaCha20-Poly1305 12; XChaCha20 24. */
+ * accepts nonces of 1..128 bytes; ChaCha20-Poly1305 12; XChaCha20 24. */
 KH_EXPORT KH_NODISCARD kh_status kh_aead_seal_nonce(kh_handle keyset, const uint8_t* nonce, size_t nonce_len,
                                                     const uint8_t* pt, size_t pt_len, const uint8_t* aad,
                                                     size_t aad_len, uint8_t* out, size_t out_cap,

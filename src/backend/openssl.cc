@@ -14,6 +14,7 @@ const Algorithms& Fetched() {
         EVP_CIPHER_fetch(nullptr, "AES-192-SIV", nullptr),
         EVP_CIPHER_fetch(nullptr, "AES-256-SIV", nullptr),
         EVP_MAC_fetch(nullptr, "HMAC", nullptr),
+        EVP_MAC_fetch(nullptr, "CMAC", nullptr),
         EVP_KDF_fetch(nullptr, "HKDF", nullptr),
         EVP_MD_fetch(nullptr, "SHA256", nullptr),
         EVP_MD_fetch(nullptr, "SHA512", nullptr),

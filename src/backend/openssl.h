@@ -48,6 +48,7 @@ struct Algorithms {
   EVP_CIPHER* aes192_siv;
   EVP_CIPHER* aes256_siv;
   EVP_MAC* hmac;
+  EVP_MAC* cmac;
   EVP_KDF* hkdf;
   EVP_MD* sha256;
   EVP_MD* sha512;

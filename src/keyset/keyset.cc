@@ -15,6 +15,11 @@ namespace {
 
 constexpr size_t kMaxKeys = 1024;
 
+// ClearLen: *out_len is 0 on every failure (keyhold.h conventions).
+void ClearLen(Out out) {
+  if (out.len != nullptr) *out.len = 0;
+}
+
 bool TooLarge(ByteView b) { return b.size() > KH_MAX_INPUT_LEN; }
 
 // CheckOut validates an output buffer for need bytes (API-CONVENTIONS in
@@ -91,6 +96,45 @@ StatusOr<std::unique_ptr<Keyset>> Keyset::ImportPublic(kh_alg alg, ByteView pub)
   std::unique_ptr<Keyset> ks(new Keyset(info, KH_KEYSET_RAW, 0));
   uint32_t id = 0;
   KH_RETURN_IF_ERROR(ks->AddKey(secmem::SecretBytes(), std::move(prim).value(), &id));
+  return ks;
+}
+
+StatusOr<std::unique_ptr<Keyset>> Keyset::Restore(kh_alg alg, uint32_t flags,
+                                                  std::span<const RestoredKey> keys, uint32_t primary_id,
+                                                  uint64_t usage_limit) {
+  const AlgInfo* info = FindAlg(alg);
+  if (info == nullptr) return Status(KH_E_UNSUPPORTED);
+  if ((flags & ~(KH_KEYSET_RAW | KH_KEYSET_EXPORTABLE)) != 0) return Status(KH_E_INVALID_ARGUMENT);
+  if (keys.empty() || keys.size() > kMaxKeys) return Status(KH_E_INVALID_ARGUMENT);
+  if ((flags & KH_KEYSET_RAW) != 0 && keys.size() != 1) return Status(KH_E_INVALID_ARGUMENT);
+  if (usage_limit == 0 || (info->default_usage_limit != 0 && usage_limit > info->default_usage_limit)) {
+    usage_limit = info->default_usage_limit;
+  }
+  std::unique_ptr<Keyset> ks(new Keyset(info, flags, usage_limit));
+  for (const RestoredKey& r : keys) {
+    if (r.id == 0 || ks->FindLocked(r.id) != nullptr) return Status(KH_E_INVALID_ARGUMENT);
+    auto k = std::make_unique<Key>();
+    k->id = r.id;
+    k->status = r.status;
+    k->uses.store(r.uses, std::memory_order_relaxed);
+    if (r.status == KH_KEY_DESTROYED) {
+      if (!r.material.empty()) return Status(KH_E_INVALID_ARGUMENT);
+    } else if (r.status == KH_KEY_ENABLED || r.status == KH_KEY_DISABLED) {
+      auto prim = MakePrimitive(*info, r.material);
+      if (!prim.ok()) return prim.status();
+      k->material = secmem::SecretBytes::CopyOf(r.material);
+      if (!k->material.ok()) return Status(KH_E_OUT_OF_MEMORY);
+      k->prim = std::move(prim).value();
+    } else {
+      return Status(KH_E_INVALID_ARGUMENT);
+    }
+    if (r.id == primary_id) {
+      if (r.status != KH_KEY_ENABLED) return Status(KH_E_INVALID_ARGUMENT);
+      ks->primary_ = k.get();
+    }
+    ks->keys_.push_back(std::move(k));
+  }
+  if (ks->primary_ == nullptr) return Status(KH_E_INVALID_ARGUMENT);
   return ks;
 }
 
@@ -214,6 +258,7 @@ Status Keyset::KeyInfo(uint32_t index, kh_key_info* out) const {
 }
 
 Status Keyset::PublicKey(uint32_t key_id, uint32_t format, Out out) const {
+  ClearLen(out);
   if (info_->family != Family::kSig && info_->family != Family::kKex) return KH_E_WRONG_PRIMITIVE;
   if (format != KH_PUBKEY_RAW && format != KH_PUBKEY_DER) return KH_E_INVALID_ARGUMENT;
   std::vector<uint8_t> pub;
@@ -239,6 +284,7 @@ Status Keyset::PublicKey(uint32_t key_id, uint32_t format, Out out) const {
 // ----------------------------------------------------------------- AEAD
 
 Status Keyset::AeadEncrypt(ByteView pt, ByteView aad, Out out) {
+  ClearLen(out);
   KH_RETURN_IF_ERROR(CheckFamily(Family::kAead));
   if (TooLarge(pt) || TooLarge(aad)) return KH_E_TOO_LARGE;
   const size_t prefix = raw() ? 0 : wire::kHeaderLen;
@@ -266,6 +312,7 @@ Status Keyset::AeadEncrypt(ByteView pt, ByteView aad, Out out) {
 }
 
 Status Keyset::AeadDecrypt(ByteView ct, ByteView aad, Out out) const {
+  ClearLen(out);
   KH_RETURN_IF_ERROR(CheckFamily(Family::kAead));
   if (TooLarge(ct) || TooLarge(aad)) return KH_E_TOO_LARGE;
   if (out.len == nullptr) return KH_E_NULL_POINTER;
@@ -288,6 +335,7 @@ Status Keyset::AeadDecrypt(ByteView ct, ByteView aad, Out out) const {
 }
 
 Status Keyset::AeadSealNonce(ByteView nonce, ByteView pt, ByteView aad, Out out) {
+  ClearLen(out);
   KH_RETURN_IF_ERROR(CheckFamily(Family::kAead));
   if (!raw()) return KH_E_WRONG_PRIMITIVE;
   if (TooLarge(pt) || TooLarge(aad)) return KH_E_TOO_LARGE;
@@ -303,6 +351,7 @@ Status Keyset::AeadSealNonce(ByteView nonce, ByteView pt, ByteView aad, Out out)
 }
 
 Status Keyset::AeadOpenNonce(ByteView nonce, ByteView ct, ByteView aad, Out out) const {
+  ClearLen(out);
   KH_RETURN_IF_ERROR(CheckFamily(Family::kAead));
   if (!raw()) return KH_E_WRONG_PRIMITIVE;
   if (TooLarge(ct) || TooLarge(aad)) return KH_E_TOO_LARGE;
@@ -321,6 +370,7 @@ Status Keyset::AeadOpenNonce(ByteView nonce, ByteView ct, ByteView aad, Out out)
 // ---------------------------------------------------- deterministic AEAD
 
 Status Keyset::DaeadEncrypt(ByteView pt, ByteView aad, Out out) {
+  ClearLen(out);
   KH_RETURN_IF_ERROR(CheckFamily(Family::kDaead));
   if (TooLarge(pt) || TooLarge(aad)) return KH_E_TOO_LARGE;
   const size_t prefix = raw() ? 0 : wire::kHeaderLen;
@@ -347,6 +397,7 @@ Status Keyset::DaeadEncrypt(ByteView pt, ByteView aad, Out out) {
 }
 
 Status Keyset::DaeadDecrypt(ByteView ct, ByteView aad, Out out) const {
+  ClearLen(out);
   KH_RETURN_IF_ERROR(CheckFamily(Family::kDaead));
   if (TooLarge(ct) || TooLarge(aad)) return KH_E_TOO_LARGE;
   if (out.len == nullptr) return KH_E_NULL_POINTER;
@@ -374,6 +425,7 @@ Status Keyset::DaeadDecrypt(ByteView ct, ByteView aad, Out out) const {
 // ------------------------------------------------------------------ MAC
 
 Status Keyset::MacCompute(ByteView msg, Out out) {
+  ClearLen(out);
   KH_RETURN_IF_ERROR(CheckFamily(Family::kMac));
   if (TooLarge(msg)) return KH_E_TOO_LARGE;
   const size_t prefix = raw() ? 0 : wire::kHeaderLen;
@@ -412,6 +464,7 @@ Status Keyset::MacVerify(ByteView msg, ByteView tag) const {
 // ----------------------------------------------------------- signatures
 
 Status Keyset::SigSign(ByteView msg, Out out) {
+  ClearLen(out);
   KH_RETURN_IF_ERROR(CheckFamily(Family::kSig));
   if (TooLarge(msg)) return KH_E_TOO_LARGE;
   const size_t prefix = raw() ? 0 : wire::kHeaderLen;
@@ -451,6 +504,7 @@ Status Keyset::SigVerify(ByteView msg, ByteView sig) const {
 }
 
 Status Keyset::SigSignPlain(ByteView msg, Out out) {
+  ClearLen(out);
   KH_RETURN_IF_ERROR(CheckFamily(Family::kSig));
   if (TooLarge(msg)) return KH_E_TOO_LARGE;
   const size_t bound = info_->sizes.max_output_len - wire::kHeaderLen;
@@ -468,6 +522,7 @@ Status Keyset::SigSignPlain(ByteView msg, Out out) {
 }
 
 Status Keyset::SigSignDigest(ByteView digest, Out out) {
+  ClearLen(out);
   KH_RETURN_IF_ERROR(CheckFamily(Family::kSig));
   if (info_->alg == KH_ALG_ED25519) return KH_E_WRONG_PRIMITIVE;
   if (digest.size() != 32) return KH_E_INVALID_ARGUMENT;
@@ -496,6 +551,7 @@ Status Keyset::SigVerifyPlain(uint32_t key_id, ByteView msg, ByteView sig) const
 // ------------------------------------------------------- agreement, KDF
 
 Status Keyset::KexAgree(ByteView peer, Out out) const {
+  ClearLen(out);
   KH_RETURN_IF_ERROR(CheckFamily(Family::kKex));
   KH_RETURN_IF_ERROR(CheckOut(out, 32));
   std::shared_lock lock(mu_);

@@ -33,6 +33,20 @@ class Keyset {
   static StatusOr<std::unique_ptr<Keyset>> ImportRaw(kh_alg alg, ByteView key);
   static StatusOr<std::unique_ptr<Keyset>> ImportPublic(kh_alg alg, ByteView pub);
 
+  // RestoredKey: one key of a keyset being rebuilt from storage.
+  struct RestoredKey {
+    uint32_t id;
+    kh_key_status status;
+    ByteView material;  // empty for destroyed keys
+    uint64_t uses;
+  };
+  // Restore rebuilds a managed keyset from its keys (the keystore and the
+  // golden-vector tests use it). Ids must be non-zero and unique; the
+  // primary must be enabled.
+  static StatusOr<std::unique_ptr<Keyset>> Restore(kh_alg alg, uint32_t flags,
+                                                   std::span<const RestoredKey> keys, uint32_t primary_id,
+                                                   uint64_t usage_limit);
+
   const AlgInfo& alg_info() const { return *info_; }
   bool raw() const { return (flags_ & KH_KEYSET_RAW) != 0; }
 
