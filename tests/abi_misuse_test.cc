@@ -293,3 +293,22 @@ TEST(Abi, NoOpenSslErrorStateLeaksAcrossTheBoundary) {
 
 }  // namespace
 }  // namespace keyhold
+
+namespace keyhold {
+namespace {
+
+TEST_F(Misuse, OutLenIsZeroOnEveryEarlyFailure) {
+  uint8_t buf[64];
+  size_t n = 77;
+  EXPECT_EQ(kh_aead_encrypt(0, buf, 1, nullptr, 0, buf + 8, 50, &n), KH_E_STALE_HANDLE);
+  EXPECT_EQ(n, 0u);
+  n = 77;
+  EXPECT_EQ(kh_aead_decrypt(engine_, nullptr, 4, nullptr, 0, buf, sizeof buf, &n), KH_E_NULL_POINTER);
+  EXPECT_EQ(n, 0u);
+  n = 77;
+  EXPECT_EQ(kh_sig_sign(engine_, buf, 4, buf + 8, 50, &n), KH_E_WRONG_HANDLE_TYPE);
+  EXPECT_EQ(n, 0u);
+}
+
+}  // namespace
+}  // namespace keyhold

@@ -47,6 +47,11 @@ kh_status Guard(Gate gate, F&& body) noexcept {
 // In: a (ptr, len) input. NULL with a non-zero length is refused.
 bool BadIn(const uint8_t* p, size_t n) { return p == nullptr && n != 0; }
 ByteView In(const uint8_t* p, size_t n) { return n == 0 ? ByteView() : ByteView(p, n); }
+// ClearOutLen: *out_len is 0 on every failure, including the ones caught
+// before the keyset is reached (NULL input, stale handle).
+void ClearOutLen(size_t* out_len) {
+  if (out_len != nullptr) *out_len = 0;
+}
 keyset::Out MakeOut(uint8_t* out, size_t cap, size_t* len) { return {out, out == nullptr ? 0 : cap, len}; }
 
 #define KH_CHECK_IN(p, n) \
@@ -280,6 +285,7 @@ kh_status kh_keyset_key_info_get(kh_handle keyset, uint32_t index, kh_key_info* 
 
 kh_status kh_keyset_public_key(kh_handle keyset, uint32_t key_id, uint32_t format, uint8_t* out,
                                size_t out_cap, size_t* out_len) {
+  ClearOutLen(out_len);
   return KH_KEYSET_CALL(keyset, ks->PublicKey(key_id, format, MakeOut(out, out_cap, out_len)));
 }
 
@@ -303,6 +309,7 @@ kh_status kh_handle_close(kh_handle handle) {
 
 kh_status kh_aead_encrypt(kh_handle keyset, const uint8_t* pt, size_t pt_len, const uint8_t* aad,
                           size_t aad_len, uint8_t* out, size_t out_cap, size_t* out_len) {
+  ClearOutLen(out_len);
   return KH_OP(keyset, KH_CHECK_IN(pt, pt_len);
                KH_CHECK_IN(aad, aad_len),
                ks->AeadEncrypt(In(pt, pt_len), In(aad, aad_len), MakeOut(out, out_cap, out_len)));
@@ -310,6 +317,7 @@ kh_status kh_aead_encrypt(kh_handle keyset, const uint8_t* pt, size_t pt_len, co
 
 kh_status kh_aead_decrypt(kh_handle keyset, const uint8_t* ct, size_t ct_len, const uint8_t* aad,
                           size_t aad_len, uint8_t* out, size_t out_cap, size_t* out_len) {
+  ClearOutLen(out_len);
   return KH_OP(keyset, KH_CHECK_IN(ct, ct_len);
                KH_CHECK_IN(aad, aad_len),
                ks->AeadDecrypt(In(ct, ct_len), In(aad, aad_len), MakeOut(out, out_cap, out_len)));
@@ -318,6 +326,7 @@ kh_status kh_aead_decrypt(kh_handle keyset, const uint8_t* ct, size_t ct_len, co
 kh_status kh_aead_seal_nonce(kh_handle keyset, const uint8_t* nonce, size_t nonce_len, const uint8_t* pt,
                              size_t pt_len, const uint8_t* aad, size_t aad_len, uint8_t* out, size_t out_cap,
                              size_t* out_len) {
+  ClearOutLen(out_len);
   return KH_OP(keyset, KH_CHECK_IN(nonce, nonce_len); KH_CHECK_IN(pt, pt_len);
                KH_CHECK_IN(aad, aad_len),
                ks->AeadSealNonce(In(nonce, nonce_len), In(pt, pt_len), In(aad, aad_len),
@@ -327,6 +336,7 @@ kh_status kh_aead_seal_nonce(kh_handle keyset, const uint8_t* nonce, size_t nonc
 kh_status kh_aead_open_nonce(kh_handle keyset, const uint8_t* nonce, size_t nonce_len, const uint8_t* ct,
                              size_t ct_len, const uint8_t* aad, size_t aad_len, uint8_t* out, size_t out_cap,
                              size_t* out_len) {
+  ClearOutLen(out_len);
   return KH_OP(keyset, KH_CHECK_IN(nonce, nonce_len); KH_CHECK_IN(ct, ct_len);
                KH_CHECK_IN(aad, aad_len),
                ks->AeadOpenNonce(In(nonce, nonce_len), In(ct, ct_len), In(aad, aad_len),
@@ -335,6 +345,7 @@ kh_status kh_aead_open_nonce(kh_handle keyset, const uint8_t* nonce, size_t nonc
 
 kh_status kh_daead_encrypt(kh_handle keyset, const uint8_t* pt, size_t pt_len, const uint8_t* aad,
                            size_t aad_len, uint8_t* out, size_t out_cap, size_t* out_len) {
+  ClearOutLen(out_len);
   return KH_OP(keyset, KH_CHECK_IN(pt, pt_len);
                KH_CHECK_IN(aad, aad_len),
                ks->DaeadEncrypt(In(pt, pt_len), In(aad, aad_len), MakeOut(out, out_cap, out_len)));
@@ -342,6 +353,7 @@ kh_status kh_daead_encrypt(kh_handle keyset, const uint8_t* pt, size_t pt_len, c
 
 kh_status kh_daead_decrypt(kh_handle keyset, const uint8_t* ct, size_t ct_len, const uint8_t* aad,
                            size_t aad_len, uint8_t* out, size_t out_cap, size_t* out_len) {
+  ClearOutLen(out_len);
   return KH_OP(keyset, KH_CHECK_IN(ct, ct_len);
                KH_CHECK_IN(aad, aad_len),
                ks->DaeadDecrypt(In(ct, ct_len), In(aad, aad_len), MakeOut(out, out_cap, out_len)));
@@ -349,6 +361,7 @@ kh_status kh_daead_decrypt(kh_handle keyset, const uint8_t* ct, size_t ct_len, c
 
 kh_status kh_mac_compute(kh_handle keyset, const uint8_t* msg, size_t msg_len, uint8_t* out, size_t out_cap,
                          size_t* out_len) {
+  ClearOutLen(out_len);
   return KH_OP(keyset, KH_CHECK_IN(msg, msg_len),
                ks->MacCompute(In(msg, msg_len), MakeOut(out, out_cap, out_len)));
 }
@@ -361,6 +374,7 @@ kh_status kh_mac_verify(kh_handle keyset, const uint8_t* msg, size_t msg_len, co
 
 kh_status kh_sig_sign(kh_handle keyset, const uint8_t* msg, size_t msg_len, uint8_t* out, size_t out_cap,
                       size_t* out_len) {
+  ClearOutLen(out_len);
   return KH_OP(keyset, KH_CHECK_IN(msg, msg_len),
                ks->SigSign(In(msg, msg_len), MakeOut(out, out_cap, out_len)));
 }
@@ -373,12 +387,14 @@ kh_status kh_sig_verify(kh_handle keyset, const uint8_t* msg, size_t msg_len, co
 
 kh_status kh_sig_sign_plain(kh_handle keyset, const uint8_t* msg, size_t msg_len, uint8_t* out,
                             size_t out_cap, size_t* out_len) {
+  ClearOutLen(out_len);
   return KH_OP(keyset, KH_CHECK_IN(msg, msg_len),
                ks->SigSignPlain(In(msg, msg_len), MakeOut(out, out_cap, out_len)));
 }
 
 kh_status kh_sig_sign_digest(kh_handle keyset, const uint8_t* digest, size_t digest_len, uint8_t* out,
                              size_t out_cap, size_t* out_len) {
+  ClearOutLen(out_len);
   return KH_OP(keyset, KH_CHECK_IN(digest, digest_len),
                ks->SigSignDigest(In(digest, digest_len), MakeOut(out, out_cap, out_len)));
 }
@@ -391,6 +407,7 @@ kh_status kh_sig_verify_plain(kh_handle keyset, uint32_t key_id, const uint8_t* 
 
 kh_status kh_kex_agree(kh_handle keyset, const uint8_t* peer, size_t peer_len, uint8_t* out, size_t out_cap,
                        size_t* out_len) {
+  ClearOutLen(out_len);
   return KH_OP(keyset, KH_CHECK_IN(peer, peer_len),
                ks->KexAgree(In(peer, peer_len), MakeOut(out, out_cap, out_len)));
 }
