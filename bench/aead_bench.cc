@@ -10,6 +10,12 @@
 #include <cstring>
 #include <vector>
 
+#if defined(__x86_64__) && __has_include(<intel-ipsec-mb.h>)
+#include <intel-ipsec-mb.h>
+#include <openssl/crypto.h>
+#define KH_BENCH_IPSEC_MB 1
+#endif
+
 namespace {
 
 constexpr int64_t kSizes[] = {64, 1024, 16384, 1 << 20};
@@ -35,6 +41,18 @@ void BumpNonce(uint8_t* n) {
   }
 }
 
+// KeyholdBackend labels keyhold's AES-GCM and ChaCha20-Poly1305 results
+// with the backend this process selected (KEYHOLD_AESGCM_BACKEND=openssl or
+// KEYHOLD_CHACHA20_POLY1305_BACKEND=openssl measure the other).
+const char* KeyholdBackend(kh_alg alg) {
+  const char* key = alg == KH_ALG_AES256_GCM          ? "\"aes256_gcm_backend\":\"ipsec-mb\""
+                    : alg == KH_ALG_CHACHA20_POLY1305 ? "\"chacha20_poly1305_backend\":\"ipsec-mb\""
+                                                      : nullptr;
+  if (key == nullptr) return "";
+  (void)TheEngine();
+  return std::strstr(kh_runtime_info(), key) ? "ipsec-mb" : "openssl";
+}
+
 // keyhold managed keyset: header + random nonce + ciphertext + tag.
 void BM_Keyhold_Encrypt(benchmark::State& st, kh_alg alg) {
   kh_handle ks = 0;
@@ -47,6 +65,23 @@ void BM_Keyhold_Encrypt(benchmark::State& st, kh_alg alg) {
     benchmark::DoNotOptimize(out.data());
   }
   st.SetBytesProcessed(st.iterations() * st.range(0));
+  st.SetLabel(KeyholdBackend(alg));
+  (void)kh_handle_close(ks);
+}
+
+// keyhold managed keyset: decrypt one ciphertext made once.
+void BM_Keyhold_Decrypt(benchmark::State& st, kh_alg alg) {
+  kh_handle ks = 0;
+  if (kh_keyset_generate(TheEngine(), alg, 0, &ks) != KH_OK) std::abort();
+  std::vector<uint8_t> pt(st.range(0), 0x42), ct(pt.size() + 64), back(pt.size() + 64);
+  size_t n = 0, m = 0;
+  if (kh_aead_encrypt(ks, pt.data(), pt.size(), nullptr, 0, ct.data(), ct.size(), &n) != KH_OK) std::abort();
+  for (auto _ : st) {
+    if (kh_aead_decrypt(ks, ct.data(), n, nullptr, 0, back.data(), back.size(), &m) != KH_OK) std::abort();
+    benchmark::DoNotOptimize(back.data());
+  }
+  st.SetBytesProcessed(st.iterations() * st.range(0));
+  st.SetLabel(KeyholdBackend(alg));
   (void)kh_handle_close(ks);
 }
 
@@ -67,6 +102,30 @@ void BM_Keyhold_SealNonce(benchmark::State& st, kh_alg alg) {
     benchmark::DoNotOptimize(out.data());
   }
   st.SetBytesProcessed(st.iterations() * st.range(0));
+  st.SetLabel(KeyholdBackend(alg));
+  (void)kh_handle_close(ks);
+}
+
+// keyhold raw keyset, caller nonce: open one sealed message.
+void BM_Keyhold_OpenNonce(benchmark::State& st, kh_alg alg) {
+  uint8_t key[32] = {1};
+  kh_handle ks = 0;
+  if (kh_keyset_import_raw(TheEngine(), alg, key, 32, &ks) != KH_OK) std::abort();
+  std::vector<uint8_t> pt(st.range(0), 0x42), ct(pt.size() + 16), back(pt.size());
+  uint8_t nonce[12] = {7};
+  size_t n = 0, m = 0;
+  if (kh_aead_seal_nonce(ks, nonce, 12, pt.data(), pt.size(), nullptr, 0, ct.data(), ct.size(), &n) !=
+      KH_OK) {
+    std::abort();
+  }
+  for (auto _ : st) {
+    if (kh_aead_open_nonce(ks, nonce, 12, ct.data(), n, nullptr, 0, back.data(), back.size(), &m) != KH_OK) {
+      std::abort();
+    }
+    benchmark::DoNotOptimize(back.data());
+  }
+  st.SetBytesProcessed(st.iterations() * st.range(0));
+  st.SetLabel(KeyholdBackend(alg));
   (void)kh_handle_close(ks);
 }
 
@@ -116,6 +175,115 @@ void BM_OpenSSL_Tuned(benchmark::State& st, const char* name) {
   EVP_CIPHER_CTX_free(ctx);
   EVP_CIPHER_free(c);
 }
+
+// OpenSSL tuned, decryption: one context keyed once; per message the IV,
+// the expected tag and the final check.
+void BM_OpenSSL_TunedOpen(benchmark::State& st, const char* name) {
+  EVP_CIPHER* c = EVP_CIPHER_fetch(nullptr, name, nullptr);
+  EVP_CIPHER_CTX* enc = EVP_CIPHER_CTX_new();
+  EVP_CIPHER_CTX* dec = EVP_CIPHER_CTX_new();
+  uint8_t key[32] = {1}, nonce[12] = {7}, tag[16];
+  std::vector<uint8_t> pt(st.range(0), 0x42), ct(pt.size() + 16), back(pt.size() + 16);
+  int l = 0;
+  EVP_EncryptInit_ex2(enc, c, key, nonce, nullptr);
+  EVP_EncryptUpdate(enc, ct.data(), &l, pt.data(), static_cast<int>(pt.size()));
+  EVP_EncryptFinal_ex(enc, ct.data() + l, &l);
+  EVP_CIPHER_CTX_ctrl(enc, EVP_CTRL_AEAD_GET_TAG, 16, tag);
+  EVP_DecryptInit_ex2(dec, c, key, nullptr, nullptr);
+  for (auto _ : st) {
+    EVP_DecryptInit_ex(dec, nullptr, nullptr, nullptr, nonce);
+    EVP_DecryptUpdate(dec, back.data(), &l, ct.data(), static_cast<int>(pt.size()));
+    EVP_CIPHER_CTX_ctrl(dec, EVP_CTRL_AEAD_SET_TAG, 16, tag);
+    if (EVP_DecryptFinal_ex(dec, back.data() + l, &l) != 1) std::abort();
+    benchmark::DoNotOptimize(back.data());
+  }
+  st.SetBytesProcessed(st.iterations() * st.range(0));
+  EVP_CIPHER_CTX_free(enc);
+  EVP_CIPHER_CTX_free(dec);
+  EVP_CIPHER_free(c);
+}
+
+#ifdef KH_BENCH_IPSEC_MB
+// The raw intel-ipsec-mb backend: one manager (the library's own choice of
+// architecture), the key precomputed once, the one-shot calls per message.
+struct IpsecMb {
+  IMB_MGR* mgr = alloc_mb_mgr(0);
+  alignas(64) gcm_key_data key;
+  IpsecMb() {
+    if (mgr == nullptr) std::abort();
+    init_mb_mgr_auto(mgr, nullptr);
+    if (imb_get_errno(mgr) != 0) std::abort();
+    const uint8_t raw[32] = {1};
+    IMB_AES256_GCM_PRE(mgr, raw, &key);
+  }
+  ~IpsecMb() { free_mb_mgr(mgr); }
+};
+
+void BM_IpsecMb_Seal(benchmark::State& st) {
+  IpsecMb mb;
+  uint8_t nonce[12] = {0}, tag[16];
+  std::vector<uint8_t> pt(st.range(0), 0x42), out(pt.size());
+  gcm_context_data ctx;
+  for (auto _ : st) {
+    BumpNonce(nonce);
+    IMB_AES256_GCM_ENC(mb.mgr, &mb.key, &ctx, out.data(), pt.data(), pt.size(), nonce, nullptr, 0, tag, 16);
+    benchmark::DoNotOptimize(tag);
+  }
+  st.SetBytesProcessed(st.iterations() * st.range(0));
+}
+
+void BM_IpsecMb_Open(benchmark::State& st) {
+  IpsecMb mb;
+  uint8_t nonce[12] = {7}, tag[16], got[16];
+  std::vector<uint8_t> pt(st.range(0), 0x42), ct(pt.size()), back(pt.size());
+  gcm_context_data ctx;
+  IMB_AES256_GCM_ENC(mb.mgr, &mb.key, &ctx, ct.data(), pt.data(), pt.size(), nonce, nullptr, 0, tag, 16);
+  for (auto _ : st) {
+    IMB_AES256_GCM_DEC(mb.mgr, &mb.key, &ctx, back.data(), ct.data(), ct.size(), nonce, nullptr, 0, got, 16);
+    if (CRYPTO_memcmp(got, tag, 16) != 0) std::abort();
+    benchmark::DoNotOptimize(back.data());
+  }
+  st.SetBytesProcessed(st.iterations() * st.range(0));
+}
+
+// ChaCha20-Poly1305 on intel-ipsec-mb (direct init/update/finalize API),
+// against BM_OpenSSL_Tuned(Open)/chacha20poly1305: the measurement behind
+// keyhold's choice of backend (decision 0011).
+void BM_IpsecMb_ChaChaSeal(benchmark::State& st) {
+  IpsecMb mb;
+  const uint8_t key[32] = {1};
+  uint8_t nonce[12] = {0}, tag[16];
+  std::vector<uint8_t> pt(st.range(0), 0x42), out(pt.size());
+  chacha20_poly1305_context_data ctx;
+  for (auto _ : st) {
+    BumpNonce(nonce);
+    IMB_CHACHA20_POLY1305_INIT(mb.mgr, key, &ctx, nonce, nullptr, 0);
+    IMB_CHACHA20_POLY1305_ENC_UPDATE(mb.mgr, key, &ctx, out.data(), pt.data(), pt.size());
+    IMB_CHACHA20_POLY1305_ENC_FINALIZE(mb.mgr, &ctx, tag, 16);
+    benchmark::DoNotOptimize(tag);
+  }
+  st.SetBytesProcessed(st.iterations() * st.range(0));
+}
+
+void BM_IpsecMb_ChaChaOpen(benchmark::State& st) {
+  IpsecMb mb;
+  const uint8_t key[32] = {1};
+  uint8_t nonce[12] = {7}, tag[16], got[16];
+  std::vector<uint8_t> pt(st.range(0), 0x42), ct(pt.size()), back(pt.size());
+  chacha20_poly1305_context_data ctx;
+  IMB_CHACHA20_POLY1305_INIT(mb.mgr, key, &ctx, nonce, nullptr, 0);
+  IMB_CHACHA20_POLY1305_ENC_UPDATE(mb.mgr, key, &ctx, ct.data(), pt.data(), pt.size());
+  IMB_CHACHA20_POLY1305_ENC_FINALIZE(mb.mgr, &ctx, tag, 16);
+  for (auto _ : st) {
+    IMB_CHACHA20_POLY1305_INIT(mb.mgr, key, &ctx, nonce, nullptr, 0);
+    IMB_CHACHA20_POLY1305_DEC_UPDATE(mb.mgr, key, &ctx, back.data(), ct.data(), ct.size());
+    IMB_CHACHA20_POLY1305_DEC_FINALIZE(mb.mgr, &ctx, got, 16);
+    if (CRYPTO_memcmp(got, tag, 16) != 0) std::abort();
+    benchmark::DoNotOptimize(back.data());
+  }
+  st.SetBytesProcessed(st.iterations() * st.range(0));
+}
+#endif  // KH_BENCH_IPSEC_MB
 
 // OpenSSL naive: what most wrappers do -- new context and full init each time.
 void BM_OpenSSL_Naive(benchmark::State& st, const EVP_CIPHER* (*cipher)()) {
@@ -226,12 +394,23 @@ void BM_OpenSSL_HmacReused(benchmark::State& st) {
 }  // namespace
 
 BENCHMARK_CAPTURE(BM_Keyhold_Encrypt, aes256gcm, KH_ALG_AES256_GCM)->Apply(Sizes);
+BENCHMARK_CAPTURE(BM_Keyhold_Decrypt, aes256gcm, KH_ALG_AES256_GCM)->Apply(Sizes);
 BENCHMARK_CAPTURE(BM_Keyhold_SealNonce, aes256gcm, KH_ALG_AES256_GCM)->Apply(Sizes);
+BENCHMARK_CAPTURE(BM_Keyhold_OpenNonce, aes256gcm, KH_ALG_AES256_GCM)->Apply(Sizes);
 BENCHMARK(BM_Keyhold_Batch64)->Arg(64)->Arg(1024);
 BENCHMARK_CAPTURE(BM_OpenSSL_Tuned, aes256gcm, "AES-256-GCM")->Apply(Sizes);
+BENCHMARK_CAPTURE(BM_OpenSSL_TunedOpen, aes256gcm, "AES-256-GCM")->Apply(Sizes);
 BENCHMARK_CAPTURE(BM_OpenSSL_Naive, aes256gcm, EVP_aes_256_gcm)->Apply(Sizes);
+#ifdef KH_BENCH_IPSEC_MB
+BENCHMARK(BM_IpsecMb_Seal)->Name("BM_IpsecMb_Seal/aes256gcm")->Apply(Sizes);
+BENCHMARK(BM_IpsecMb_Open)->Name("BM_IpsecMb_Open/aes256gcm")->Apply(Sizes);
+BENCHMARK(BM_IpsecMb_ChaChaSeal)->Name("BM_IpsecMb_Seal/chacha20poly1305")->Apply(Sizes);
+BENCHMARK(BM_IpsecMb_ChaChaOpen)->Name("BM_IpsecMb_Open/chacha20poly1305")->Apply(Sizes);
+#endif
 BENCHMARK_CAPTURE(BM_Keyhold_Encrypt, chacha20poly1305, KH_ALG_CHACHA20_POLY1305)->Apply(Sizes);
+BENCHMARK_CAPTURE(BM_Keyhold_Decrypt, chacha20poly1305, KH_ALG_CHACHA20_POLY1305)->Apply(Sizes);
 BENCHMARK_CAPTURE(BM_OpenSSL_Tuned, chacha20poly1305, "ChaCha20-Poly1305")->Apply(Sizes);
+BENCHMARK_CAPTURE(BM_OpenSSL_TunedOpen, chacha20poly1305, "ChaCha20-Poly1305")->Apply(Sizes);
 BENCHMARK_CAPTURE(BM_Keyhold_Encrypt, xchacha20poly1305, KH_ALG_XCHACHA20_POLY1305)->Apply(Sizes);
 BENCHMARK(BM_Sodium_XChaCha)->Apply(Sizes);
 BENCHMARK_CAPTURE(BM_Keyhold_Sign, ed25519, KH_ALG_ED25519);

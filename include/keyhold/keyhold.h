@@ -23,6 +23,9 @@
  *  - No C++ exception, abort or OpenSSL error-queue state crosses this
  *    boundary.
  *  - Byte formats of every output are specified in docs/spec/.
+ *  - Each enum ends with a *_MAX_ENUM_ = 0x7FFFFFFF member that is not a
+ *    value: it makes the enum int-sized, so any value a caller passes is
+ *    representable and is refused with a status rather than being undefined.
  *
  * This header is C99. */
 #ifndef KEYHOLD_KEYHOLD_H
@@ -52,26 +55,27 @@ extern "C" {
 /* kh_status: the closed set of results. Stable numbers; never reused. */
 typedef enum kh_status {
   KH_OK = 0,
-  KH_E_INVALID_ARGUMENT = 1,  /* an argument is out of its documented range */
-  KH_E_NULL_POINTER = 2,      /* NULL where a non-empty buffer or out-param is required */
-  KH_E_BUFFER_TOO_SMALL = 3,  /* out_cap too small; *out_len holds the size needed */
-  KH_E_STALE_HANDLE = 4,      /* closed, stale, forged or zero handle */
-  KH_E_WRONG_HANDLE_TYPE = 5, /* a live handle of another kind */
-  KH_E_WRONG_PRIMITIVE = 6,   /* the keyset's algorithm does not offer this operation */
-  KH_E_UNSUPPORTED = 7,       /* algorithm, format or option not supported */
-  KH_E_AUTH_FAILED = 8,       /* authentication or signature verification failed */
-  KH_E_MALFORMED = 9,         /* input is not a well-formed keyhold encoding */
-  KH_E_UNKNOWN_KEY = 10,      /* no key with the id named by the input */
-  KH_E_KEY_DISABLED = 11,     /* the key exists but is disabled */
-  KH_E_KEY_DESTROYED = 12,    /* the key's material was destroyed */
-  KH_E_TOO_LARGE = 13,        /* a length or count exceeds a documented limit */
-  KH_E_LIMIT_EXCEEDED = 14,   /* the key's usage limit is reached; rotate */
-  KH_E_POLICY_DENIED = 15,    /* refused by policy */
-  KH_E_NOT_EXPORTABLE = 16,   /* the keyset does not allow this export */
-  KH_E_SELF_TEST_FAILED = 17, /* the power-on self-test failed; engine unusable */
-  KH_E_OUT_OF_MEMORY = 18,    /* heap or guarded arena exhausted */
-  KH_E_INTERNAL = 19,         /* a backend failed unexpectedly (a bug) */
-  KH_E_ENGINE_CLOSED = 20     /* the engine owning this object was closed */
+  KH_E_INVALID_ARGUMENT = 1,       /* an argument is out of its documented range */
+  KH_E_NULL_POINTER = 2,           /* NULL where a non-empty buffer or out-param is required */
+  KH_E_BUFFER_TOO_SMALL = 3,       /* out_cap too small; *out_len holds the size needed */
+  KH_E_STALE_HANDLE = 4,           /* closed, stale, forged or zero handle */
+  KH_E_WRONG_HANDLE_TYPE = 5,      /* a live handle of another kind */
+  KH_E_WRONG_PRIMITIVE = 6,        /* the keyset's algorithm does not offer this operation */
+  KH_E_UNSUPPORTED = 7,            /* algorithm, format or option not supported */
+  KH_E_AUTH_FAILED = 8,            /* authentication or signature verification failed */
+  KH_E_MALFORMED = 9,              /* input is not a well-formed keyhold encoding */
+  KH_E_UNKNOWN_KEY = 10,           /* no key with the id named by the input */
+  KH_E_KEY_DISABLED = 11,          /* the key exists but is disabled */
+  KH_E_KEY_DESTROYED = 12,         /* the key's material was destroyed */
+  KH_E_TOO_LARGE = 13,             /* a length or count exceeds a documented limit */
+  KH_E_LIMIT_EXCEEDED = 14,        /* the key's usage limit is reached; rotate */
+  KH_E_POLICY_DENIED = 15,         /* refused by policy */
+  KH_E_NOT_EXPORTABLE = 16,        /* the keyset does not allow this export */
+  KH_E_SELF_TEST_FAILED = 17,      /* the power-on self-test failed; engine unusable */
+  KH_E_OUT_OF_MEMORY = 18,         /* heap or guarded arena exhausted */
+  KH_E_INTERNAL = 19,              /* a backend failed unexpectedly (a bug) */
+  KH_E_ENGINE_CLOSED = 20,         /* the engine owning this object was closed */
+  KH_STATUS_MAX_ENUM_ = 0x7FFFFFFF /* not a status */
 } kh_status;
 
 /* kh_alg: algorithm identifiers. Stable numbers; they also appear in output
@@ -88,7 +92,8 @@ typedef enum kh_alg {
   KH_ALG_ECDSA_P256_SHA256_P1363 = 50, /* signatures as fixed 64-byte r||s */
   KH_ALG_X25519 = 64,
   KH_ALG_HKDF_SHA256 = 80,
-  KH_ALG_HKDF_SHA512 = 81
+  KH_ALG_HKDF_SHA512 = 81,
+  KH_ALG_MAX_ENUM_ = 0x7FFFFFFF /* not an algorithm: keeps any caller value in range */
 } kh_alg;
 
 /* kh_handle: an opaque object reference (slot + generation). 0 is invalid. */
@@ -114,6 +119,29 @@ KH_EXPORT const char* kh_alg_name(kh_alg alg);
  * ABI version, source revision, compiler and flags, and the versions of the
  * linked crypto libraries. It contains no secrets. */
 KH_EXPORT const char* kh_build_info(void);
+
+/* kh_runtime_info returns a static JSON object describing this process's
+ * run: which backend computes AES-256-GCM and ChaCha20-Poly1305, and why.
+ * Keys:
+ *   "aes256_gcm_backend"           "ipsec-mb" or "openssl"
+ *   "aes256_gcm_requested"         KEYHOLD_AESGCM_BACKEND: "auto", "openssl",
+ *                                  "ipsec-mb" or "invalid"
+ *   "ipsec_mb_arch"                intel-ipsec-mb manager type ("avx512",
+ *                                  "avx2", "avx", "sse"; "" if not probed)
+ *   "ipsec_mb_vaes"                true if it runs the VAES/AVX-512 code
+ *   "ipsec_mb_version"             linked intel-ipsec-mb ("" if absent)
+ *   "ipsec_mb_disabled_reason"     why AES-256-GCM does not use it ("" if
+ *                                  it does)
+ *   "chacha20_poly1305_backend"    "ipsec-mb" or "openssl"
+ *   "chacha20_poly1305_requested"  KEYHOLD_CHACHA20_POLY1305_BACKEND
+ *   "chacha20_poly1305_ipsec_mb_disabled_reason"
+ *   "self_test"                    "passed" or "failed"
+ * More keys may be added. Each backend is chosen once per process, at the
+ * first kh_engine_open (or this call), from the CPU and the variable; the
+ * power-on self-test falls back to OpenSSL for a primitive whose accelerated
+ * backend disagrees with it. This call runs the self-test if it has not
+ * run. It contains no secrets. */
+KH_EXPORT const char* kh_runtime_info(void);
 
 /* ------------------------------------------------------------------ sizes */
 
@@ -152,7 +180,10 @@ typedef struct kh_engine_stats {
 
 /* kh_engine_open runs the power-on self-test (once per process) and returns
  * a new engine. If the self-test failed it returns KH_E_SELF_TEST_FAILED and
- * every later operation in the process returns it too. */
+ * every later operation in the process returns it too. A malformed KEYHOLD_*
+ * environment variable gives KH_E_INVALID_ARGUMENT; KEYHOLD_*_BACKEND=ipsec-mb
+ * when that backend is not in use (see kh_runtime_info) gives
+ * KH_E_UNSUPPORTED. */
 KH_EXPORT KH_NODISCARD kh_status kh_engine_open(kh_handle* out_engine);
 
 /* kh_engine_close closes the engine and every handle it owns. Idempotent
@@ -171,7 +202,12 @@ KH_EXPORT KH_NODISCARD kh_status kh_engine_stats_get(kh_handle engine, kh_engine
 #define KH_KEYSET_EXPORTABLE 0x2u /* reserved for wrapped export (keystore) */
 
 /* kh_key_status: per-key state within a keyset. */
-typedef enum kh_key_status { KH_KEY_ENABLED = 1, KH_KEY_DISABLED = 2, KH_KEY_DESTROYED = 3 } kh_key_status;
+typedef enum kh_key_status {
+  KH_KEY_ENABLED = 1,
+  KH_KEY_DISABLED = 2,
+  KH_KEY_DESTROYED = 3,
+  KH_KEY_STATUS_MAX_ENUM_ = 0x7FFFFFFF /* not a status */
+} kh_key_status;
 
 /* kh_keyset_info: non-secret description of a keyset. */
 typedef struct kh_keyset_info {
@@ -353,16 +389,17 @@ KH_EXPORT KH_NODISCARD kh_status kh_random_bytes(uint8_t* out, size_t len);
 
 /* Operations for kh_batch_item.op. */
 typedef enum kh_op {
-  KH_OP_AEAD_ENCRYPT = 1,    /* in = plaintext, in2 = aad */
-  KH_OP_AEAD_DECRYPT = 2,    /* in = ciphertext, in2 = aad */
-  KH_OP_DAEAD_ENCRYPT = 3,   /* in = plaintext, in2 = aad */
-  KH_OP_DAEAD_DECRYPT = 4,   /* in = ciphertext, in2 = aad */
-  KH_OP_MAC_COMPUTE = 5,     /* in = message */
-  KH_OP_MAC_VERIFY = 6,      /* in = message, in2 = tag; no output */
-  KH_OP_SIG_SIGN = 7,        /* in = message */
-  KH_OP_SIG_VERIFY = 8,      /* in = message, in2 = signature; no output */
-  KH_OP_AEAD_SEAL_NONCE = 9, /* in = plaintext, in2 = aad, in3 = nonce */
-  KH_OP_AEAD_OPEN_NONCE = 10 /* in = ciphertext, in2 = aad, in3 = nonce */
+  KH_OP_AEAD_ENCRYPT = 1,      /* in = plaintext, in2 = aad */
+  KH_OP_AEAD_DECRYPT = 2,      /* in = ciphertext, in2 = aad */
+  KH_OP_DAEAD_ENCRYPT = 3,     /* in = plaintext, in2 = aad */
+  KH_OP_DAEAD_DECRYPT = 4,     /* in = ciphertext, in2 = aad */
+  KH_OP_MAC_COMPUTE = 5,       /* in = message */
+  KH_OP_MAC_VERIFY = 6,        /* in = message, in2 = tag; no output */
+  KH_OP_SIG_SIGN = 7,          /* in = message */
+  KH_OP_SIG_VERIFY = 8,        /* in = message, in2 = signature; no output */
+  KH_OP_AEAD_SEAL_NONCE = 9,   /* in = plaintext, in2 = aad, in3 = nonce */
+  KH_OP_AEAD_OPEN_NONCE = 10,  /* in = ciphertext, in2 = aad, in3 = nonce */
+  KH_OP_MAX_ENUM_ = 0x7FFFFFFF /* not an operation */
 } kh_op;
 
 /* kh_batch_item: one operation of a batch. The caller owns every buffer;

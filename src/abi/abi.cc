@@ -92,12 +92,14 @@ Status EngineLimit(kh_handle engine, uint64_t* limit) {
 
 // RunItem executes one batch item with an already looked-up keyset.
 Status RunItem(const KeysetRef& ks, kh_batch_item* it) {
+  // First, so an item refused for a NULL input also reports out_len 0, as
+  // the single call does (found by fuzz/batch.cc).
+  it->out_len = 0;
   KH_CHECK_IN(it->in, it->in_len);
   KH_CHECK_IN(it->in2, it->in2_len);
   KH_CHECK_IN(it->in3, it->in3_len);
   const ByteView in = In(it->in, it->in_len), in2 = In(it->in2, it->in2_len), in3 = In(it->in3, it->in3_len);
   const keyset::Out out = MakeOut(it->out, it->out_cap, &it->out_len);
-  it->out_len = 0;
   switch (it->op) {
     case KH_OP_AEAD_ENCRYPT:
       return ks->AeadEncrypt(in, in2, out);
@@ -148,6 +150,17 @@ const char* kh_alg_name(kh_alg alg) {
 
 const char* kh_build_info(void) { return keyhold::core::BuildInfoJson(); }
 
+const char* kh_runtime_info(void) {
+  // No Guard: nothing here throws once built, and building only runs the
+  // self-test and formats static strings. A failed allocation while
+  // building is the one exception, and must not cross the boundary.
+  try {
+    return keyhold::core::RuntimeInfoJson();
+  } catch (...) {
+    return "{}";
+  }
+}
+
 kh_status kh_alg_sizes_get(kh_alg alg, kh_alg_sizes* out) {
   return Guard(Gate::kAlways, [&]() -> Status {
     if (out == nullptr) return KH_E_NULL_POINTER;
@@ -162,9 +175,15 @@ kh_status kh_engine_open(kh_handle* out_engine) {
   return Guard(Gate::kAlways, [&]() -> Status {
     if (out_engine == nullptr) return KH_E_NULL_POINTER;
     *out_engine = 0;
-    if (keyhold::selftest::Run() != keyhold::selftest::State::kPassed) return KH_E_SELF_TEST_FAILED;
+    // Configuration first: a malformed KEYHOLD_* variable is refused before
+    // the self-test picks the AEAD backends from it.
     keyhold::core::EngineConfig cfg;
     KH_RETURN_IF_ERROR(keyhold::core::ConfigFromEnvironment(&cfg));
+    if (keyhold::selftest::Run() != keyhold::selftest::State::kPassed) return KH_E_SELF_TEST_FAILED;
+    // KEYHOLD_*_BACKEND=ipsec-mb when that accelerated backend is not in
+    // use (unavailable, or disabled by the self-test).
+    KH_RETURN_IF_ERROR(keyhold::aead::Selected(keyhold::aead::Accelerated::kAes256Gcm).status);
+    KH_RETURN_IF_ERROR(keyhold::aead::Selected(keyhold::aead::Accelerated::kChaCha20Poly1305).status);
     auto e = std::make_shared<EngineObject>();
     e->aead_usage_limit = cfg.aead_usage_limit;
     KH_RETURN_IF_ERROR(HandleTable::Global().Insert(e, nullptr));

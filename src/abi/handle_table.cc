@@ -36,7 +36,8 @@ Status HandleTable::Insert(std::shared_ptr<Object> obj, EngineObject* owner) {
     obj->owner = owner->handle;
     owner->children.fetch_add(1, std::memory_order_relaxed);
   }
-  slot->obj.store(std::move(obj), std::memory_order_release);
+  Slot::SpinGuard guard(slot->lock);
+  slot->obj = std::move(obj);
   return OkStatus();
 }
 
@@ -45,9 +46,9 @@ std::shared_ptr<Object> HandleTable::Lookup(uint64_t handle) const {
   if (low == 0) return nullptr;
   Slot* slot = SlotAt(low - 1);
   if (slot == nullptr) return nullptr;
-  std::shared_ptr<Object> obj = slot->obj.load(std::memory_order_acquire);
-  if (!obj || obj->handle != handle) return nullptr;
-  return obj;
+  Slot::SpinGuard guard(slot->lock);
+  if (!slot->obj || slot->obj->handle != handle) return nullptr;
+  return slot->obj;
 }
 
 std::shared_ptr<Object> HandleTable::RemoveLocked(uint64_t handle) {
@@ -55,9 +56,13 @@ std::shared_ptr<Object> HandleTable::RemoveLocked(uint64_t handle) {
   if (low == 0) return nullptr;
   Slot* slot = SlotAt(low - 1);
   if (slot == nullptr) return nullptr;
-  std::shared_ptr<Object> obj = slot->obj.load(std::memory_order_acquire);
-  if (!obj || obj->handle != handle) return nullptr;
-  slot->obj.store(nullptr, std::memory_order_release);
+  std::shared_ptr<Object> obj;
+  {
+    Slot::SpinGuard guard(slot->lock);
+    if (!slot->obj || slot->obj->handle != handle) return nullptr;
+    obj = std::move(slot->obj);
+    slot->obj.reset();
+  }
   free_.push_back(low - 1);
   if (obj->owner != 0) {
     std::shared_ptr<Object> owner = Lookup(obj->owner);
@@ -82,7 +87,11 @@ std::vector<std::shared_ptr<Object>> HandleTable::RemoveEngine(uint64_t engine_h
   const uint32_t n = used_.load(std::memory_order_relaxed);
   for (uint32_t i = 0; i < n; ++i) {
     Slot* slot = SlotAt(i);
-    std::shared_ptr<Object> obj = slot->obj.load(std::memory_order_acquire);
+    std::shared_ptr<Object> obj;
+    {
+      Slot::SpinGuard guard(slot->lock);
+      obj = slot->obj;
+    }
     if (obj && obj->owner == engine_handle) {
       auto r = RemoveLocked(obj->handle);
       if (r) removed.push_back(std::move(r));

@@ -1,11 +1,12 @@
 // HandleTable: opaque 64-bit handles for ABI objects (DESIGN.md section 2).
 //
-// A handle is (generation << 32) | (slot + 1). The slot holds an atomic
-// shared_ptr to the object, and the object records its own handle, so a
-// lookup with a closed, stale (older generation), forged or zero handle
-// finds nothing. A lookup copies the shared_ptr: an object closed while
-// another thread uses it lives until that call returns. Slots live in
-// fixed chunks that never move, so lookups take no lock.
+// A handle is (generation << 32) | (slot + 1). The slot holds a shared_ptr
+// to the object, and the object records its own handle, so a lookup with a
+// closed, stale (older generation), forged or zero handle finds nothing. A
+// lookup copies the shared_ptr under the slot's own spinlock (held for one
+// reference-count increment): an object closed while another thread uses it
+// lives until that call returns. Slots live in fixed chunks that never move,
+// so lookups never take the table's mutex.
 #pragma once
 
 #include <array>
@@ -55,8 +56,26 @@ class HandleTable {
 
  private:
   struct Slot {
-    std::atomic<std::shared_ptr<Object>> obj;
-    uint32_t generation = 0;  // guarded by mu_
+    // SpinGuard holds the slot's lock; critical sections copy or swap one
+    // shared_ptr, so waiting is short and never blocks in the kernel.
+    class SpinGuard {
+     public:
+      explicit SpinGuard(std::atomic_flag& f) : f_(f) {
+        while (f_.test_and_set(std::memory_order_acquire)) f_.wait(true, std::memory_order_relaxed);
+      }
+      ~SpinGuard() {
+        f_.clear(std::memory_order_release);
+        f_.notify_one();
+      }
+      SpinGuard(const SpinGuard&) = delete;
+      SpinGuard& operator=(const SpinGuard&) = delete;
+
+     private:
+      std::atomic_flag& f_;
+    };
+    mutable std::atomic_flag lock = ATOMIC_FLAG_INIT;
+    std::shared_ptr<Object> obj;  // guarded by lock
+    uint32_t generation = 0;      // guarded by the table's mu_
   };
   Slot* SlotAt(uint32_t index) const;
   std::shared_ptr<Object> RemoveLocked(uint64_t handle);

@@ -30,8 +30,19 @@ class Aead {
 };
 
 // Factories. key must have the algorithm's key length (32 bytes).
+// NewAes256Gcm and NewChaCha20Poly1305 use the backend the process selected
+// for the primitive (backends.h).
 StatusOr<std::unique_ptr<Aead>> NewAes256Gcm(ByteView key);
 StatusOr<std::unique_ptr<Aead>> NewChaCha20Poly1305(ByteView key);
 StatusOr<std::unique_ptr<Aead>> NewXChaCha20Poly1305(ByteView key);
+
+// One backend explicitly, whatever the process selected: for the self-test
+// and the tests, which check both backends on every machine. The *IpsecMb
+// factories return KH_E_UNSUPPORTED where intel-ipsec-mb cannot run (not
+// built in, no AES-NI).
+StatusOr<std::unique_ptr<Aead>> NewAes256GcmOpenSSL(ByteView key);
+StatusOr<std::unique_ptr<Aead>> NewAes256GcmIpsecMb(ByteView key);
+StatusOr<std::unique_ptr<Aead>> NewChaCha20Poly1305OpenSSL(ByteView key);
+StatusOr<std::unique_ptr<Aead>> NewChaCha20Poly1305IpsecMb(ByteView key);
 
 }  // namespace keyhold::aead

@@ -97,7 +97,8 @@ Status EvpAead::Open(ByteView nonce, ByteView aad1, ByteView aad2, ByteView ct_t
   const size_t n = ct_tag.size() - kTagLen;
   // Copy the tag first: out may equal the ciphertext (in place).
   uint8_t tag[kTagLen];
-  std::copy(ct_tag.begin() + n, ct_tag.end(), tag);
+  const ByteView tag_in = ct_tag.subspan(n);
+  std::copy(tag_in.begin(), tag_in.end(), tag);
   return Run(0, nonce, aad1, aad2, ct_tag.first(n), out, tag);
 }
 

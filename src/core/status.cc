@@ -44,6 +44,8 @@ const char* StatusName(kh_status s) {
       return "KH_E_OUT_OF_MEMORY";
     case KH_E_INTERNAL:
       return "KH_E_INTERNAL";
+    case KH_STATUS_MAX_ENUM_:
+      break;
     case KH_E_ENGINE_CLOSED:
       return "KH_E_ENGINE_CLOSED";
   }

@@ -95,6 +95,8 @@ StatusOr<Primitive> MakePrimitive(const AlgInfo& info, ByteView key) {
     case KH_ALG_HKDF_SHA256:
     case KH_ALG_HKDF_SHA512:
       return Wrap(kdf::NewHkdf(info.alg, key), &Primitive::kdf);
+    case KH_ALG_MAX_ENUM_:
+      break;
   }
   return Status(KH_E_UNSUPPORTED);
 }

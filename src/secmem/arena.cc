@@ -13,7 +13,7 @@ namespace keyhold::secmem {
 namespace {
 
 constexpr size_t kBlock = 32;
-constexpr size_t kDataBytes = 64 * 1024;  // per arena
+constexpr size_t kDataBytes = size_t{64} * 1024;  // per arena
 constexpr size_t kBlocks = kDataBytes / kBlock;
 constexpr size_t kMaxArenas = 1024;  // 64 MiB of key material at most
 

@@ -1,0 +1,189 @@
+package keyhold
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"sync/atomic"
+
+	"keyhold.dev/keyhold/internal/backend"
+)
+
+// EnvEndpoint is the environment variable that will select the daemon mode
+// (a keyholdd Unix socket address). It is reserved: this version runs only
+// in-process, and Open refuses a non-empty endpoint with ErrUnsupported
+// rather than silently keeping keys in the service's own process.
+const EnvEndpoint = "KEYHOLD_ENDPOINT"
+
+// ABIVersion is the major version of the C ABI this package was written
+// for. Open refuses a native library that reports another one.
+const ABIVersion = backend.ABIVersion
+
+// Option configures Open.
+type Option func(*config)
+
+type config struct {
+	endpoint  string
+	inProcess bool
+	ignoreEnv bool
+	backend   backend.Backend // tests: a backend to use instead of the in-process one
+}
+
+// WithEndpoint selects the daemon mode with the given keyholdd address. It
+// is reserved for the daemon client: Open currently returns ErrUnsupported.
+func WithEndpoint(addr string) Option {
+	return func(c *config) { c.endpoint = addr }
+}
+
+// WithInProcess selects the in-process engine even if KEYHOLD_ENDPOINT is
+// set. In-process is the default.
+func WithInProcess() Option {
+	return func(c *config) { c.inProcess = true }
+}
+
+// WithoutEnvironment makes Open ignore the KEYHOLD_* environment variables.
+func WithoutEnvironment() Option {
+	return func(c *config) { c.ignoreEnv = true }
+}
+
+// Engine is one keyhold engine: the owner of keysets. An Engine is safe for
+// concurrent use. Close it when done; closing it closes every keyset it
+// owns (their later use gives errors matching ErrClosed).
+type Engine struct {
+	be      backend.Backend
+	h       backend.Handle
+	closed  atomic.Bool
+	sizes   map[Algorithm]Sizes // read-only after Open
+	cleanup runtime.Cleanup
+}
+
+// closer is the data a cleanup needs; it must not reference the object
+// being cleaned up.
+type closer struct {
+	be     backend.Backend
+	h      backend.Handle
+	engine bool
+}
+
+func (c closer) close() {
+	if c.engine {
+		c.be.EngineClose(c.h)
+	} else {
+		c.be.HandleClose(c.h)
+	}
+}
+
+// Open starts an engine. The engine runs the power-on self-test once per
+// process; if it failed, Open returns an error matching ErrSelfTestFailed.
+//
+// Options override the environment: KEYHOLD_ENDPOINT (see EnvEndpoint) is
+// read unless WithoutEnvironment or WithInProcess is given.
+func Open(opts ...Option) (*Engine, error) {
+	const op = "engine.open"
+	var cfg config
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.endpoint == "" && !cfg.ignoreEnv && !cfg.inProcess {
+		cfg.endpoint = os.Getenv(EnvEndpoint)
+	}
+	if cfg.endpoint != "" && !cfg.inProcess {
+		return nil, fmt.Errorf("keyhold: %s: daemon mode (%s) is not available in this version: %w",
+			op, EnvEndpoint, ErrUnsupported)
+	}
+	be := cfg.backend
+	if be == nil {
+		var err error
+		if be, err = inProcessBackend(); err != nil {
+			return nil, err
+		}
+	}
+	h, st := be.EngineOpen()
+	if st != backend.StatusOK {
+		return nil, newError(op, st)
+	}
+	e := &Engine{be: be, h: h, sizes: make(map[Algorithm]Sizes, len(algorithms))}
+	for _, a := range algorithms {
+		s, st := be.AlgSizes(uint32(a))
+		if st != backend.StatusOK {
+			continue // not built into this library; operations will say so
+		}
+		e.sizes[a] = Sizes{
+			KeyLen:       int(s.KeyLen),
+			NonceLen:     int(s.NonceLen),
+			TagLen:       int(s.TagLen),
+			HeaderLen:    int(s.HeaderLen),
+			Overhead:     int(s.Overhead),
+			MaxOutputLen: int(s.MaxOutputLen),
+			PublicKeyLen: int(s.PublicKeyLen),
+		}
+	}
+	e.cleanup = runtime.AddCleanup(e, closer.close, closer{be: be, h: h, engine: true})
+	return e, nil
+}
+
+// Close closes the engine and every keyset it owns. It is idempotent: a
+// second Close returns nil and does nothing.
+func (e *Engine) Close() error {
+	if !e.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	e.cleanup.Stop()
+	st := e.be.EngineClose(e.h)
+	if st == backend.StatusStaleHandle || st == backend.StatusEngineClosed {
+		st = backend.StatusOK
+	}
+	return newError("engine.close", st)
+}
+
+func (e *Engine) check(op string) error {
+	if e == nil || e.closed.Load() {
+		return &Error{Op: op, Code: StatusEngineClosed}
+	}
+	return nil
+}
+
+// Backend names the backend serving this engine: "native" in-process.
+func (e *Engine) Backend() string { return e.be.Name() }
+
+// Version returns the engine library's version, "MAJOR.MINOR.PATCH".
+func (e *Engine) Version() string { return e.be.Version() }
+
+// BuildInfo returns the engine's JSON build description (version, ABI,
+// source revision, compiler flags, linked crypto library versions). It
+// holds no secrets.
+func (e *Engine) BuildInfo() string { return e.be.BuildInfo() }
+
+// Sizes returns the encoding sizes of alg as reported by the engine, or an
+// error matching ErrUnsupported.
+func (e *Engine) Sizes(alg Algorithm) (Sizes, error) {
+	s, ok := e.sizes[alg]
+	if !ok {
+		return Sizes{}, &Error{Op: "engine.sizes", Code: StatusUnsupported}
+	}
+	return s, nil
+}
+
+// Stats are an engine's counters. None has secret content.
+type Stats struct {
+	LiveHandles       uint64 // keysets (and other objects) open in this engine
+	SecureBytesUsed   uint64 // guarded-arena bytes holding key material
+	SecureBytesTotal  uint64 // guarded-arena bytes mapped (process-wide)
+	SecureBytesLocked uint64 // of those, locked in RAM
+	MlockFailures     uint64 // arenas that could not be locked (RLIMIT_MEMLOCK)
+	SelfTestPassed    bool   // the power-on self-test passed
+}
+
+// Stats returns the engine's counters.
+func (e *Engine) Stats() (Stats, error) {
+	const op = "engine.stats"
+	if err := e.check(op); err != nil {
+		return Stats{}, err
+	}
+	s, st := e.be.EngineStats(e.h)
+	runtime.KeepAlive(e)
+	if st != backend.StatusOK {
+		return Stats{}, newError(op, st)
+	}
+	return Stats(s), nil
+}

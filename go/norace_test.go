@@ -1,0 +1,5 @@
+//go:build !race
+
+package keyhold
+
+const raceEnabled = false
