@@ -154,6 +154,12 @@ func (e *Engine) Version() string { return e.be.Version() }
 // holds no secrets.
 func (e *Engine) BuildInfo() string { return e.be.BuildInfo() }
 
+// RuntimeInfo returns the engine's JSON runtime description: which backend
+// each accelerated primitive runs on (for example intel-ipsec-mb or
+// OpenSSL for AES-256-GCM) and why an accelerated one was disabled, if it
+// was. It contains no secrets.
+func (e *Engine) RuntimeInfo() string { return e.be.RuntimeInfo() }
+
 // Sizes returns the encoding sizes of alg as reported by the engine, or an
 // error matching ErrUnsupported.
 func (e *Engine) Sizes(alg Algorithm) (Sizes, error) {

@@ -128,3 +128,16 @@ func TestRand(t *testing.T) {
 		t.Error("two reads are equal")
 	}
 }
+
+func TestRuntimeInfoNamesTheSelectedBackends(t *testing.T) {
+	var info map[string]any
+	if err := json.Unmarshal([]byte(suite.RuntimeInfo()), &info); err != nil {
+		t.Fatalf("RuntimeInfo is not JSON: %v", err)
+	}
+	for _, key := range []string{"aes256_gcm_backend", "chacha20_poly1305_backend"} {
+		v, ok := info[key].(string)
+		if !ok || (v != "ipsec-mb" && v != "openssl") {
+			t.Errorf("%s = %v, want ipsec-mb or openssl", key, info[key])
+		}
+	}
+}

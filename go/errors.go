@@ -2,6 +2,7 @@ package keyhold
 
 import (
 	"errors"
+	"io/fs"
 	"strconv"
 
 	"keyhold.dev/keyhold/internal/backend"
@@ -34,6 +35,10 @@ const (
 	StatusOutOfMemory     = Status(backend.StatusOutOfMemory)
 	StatusInternal        = Status(backend.StatusInternal)
 	StatusEngineClosed    = Status(backend.StatusEngineClosed)
+	StatusIO              = Status(backend.StatusIO)
+	StatusInsecureFile    = Status(backend.StatusInsecureFile)
+	StatusKEKUnavailable  = Status(backend.StatusKEKUnavailable)
+	StatusNotFound        = Status(backend.StatusNotFound)
 )
 
 var statusNames = [...]struct{ name, text string }{
@@ -58,6 +63,10 @@ var statusNames = [...]struct{ name, text string }{
 	StatusOutOfMemory:     {"KH_E_OUT_OF_MEMORY", "out of memory"},
 	StatusInternal:        {"KH_E_INTERNAL", "internal error"},
 	StatusEngineClosed:    {"KH_E_ENGINE_CLOSED", "engine closed"},
+	StatusIO:              {"KH_E_IO", "I/O error"},
+	StatusInsecureFile:    {"KH_E_INSECURE_FILE", "key file open to group or others (chmod 600)"},
+	StatusKEKUnavailable:  {"KH_E_KEK_UNAVAILABLE", "key-encryption key unavailable"},
+	StatusNotFound:        {"KH_E_NOT_FOUND", "file not found"},
 }
 
 // Name returns the C name of s, such as "KH_E_AUTH_FAILED" (the same text
@@ -100,10 +109,14 @@ func (e *Error) Error() string {
 // Is reports whether target is the sentinel for e's code. ErrClosed matches
 // every error that means the object is gone: a handle closed on the Go side
 // or in the engine (StatusStaleHandle) and an object whose engine was
-// closed (StatusEngineClosed).
+// closed (StatusEngineClosed). A missing keyset file (StatusNotFound) also
+// matches fs.ErrNotExist, as the os package's errors do.
 func (e *Error) Is(target error) bool {
 	if target == ErrClosed {
 		return e.Code == StatusStaleHandle || e.Code == StatusEngineClosed
+	}
+	if target == fs.ErrNotExist {
+		return e.Code == StatusNotFound
 	}
 	t, ok := target.(*Error)
 	return ok && t.Op == "" && t.Code == e.Code
@@ -131,6 +144,17 @@ var (
 	ErrOutOfMemory     = &Error{Code: StatusOutOfMemory}
 	ErrInternal        = &Error{Code: StatusInternal}
 	ErrEngineClosed    = &Error{Code: StatusEngineClosed}
+	// ErrIO: a keyset file could not be read, written or made durable.
+	ErrIO = &Error{Code: StatusIO}
+	// ErrInsecureFile: a key file (keyset or file KEK) grants some access
+	// to group or others; keyhold refuses to use it until it is chmod 600.
+	ErrInsecureFile = &Error{Code: StatusInsecureFile}
+	// ErrKEKUnavailable: the KEK cannot be reached (unset environment
+	// variable, absent PKCS#11 token or module, wrong PIN).
+	ErrKEKUnavailable = &Error{Code: StatusKEKUnavailable}
+	// ErrNotFound: the keyset file does not exist. It also matches
+	// fs.ErrNotExist.
+	ErrNotFound = &Error{Code: StatusNotFound}
 )
 
 // ErrClosed matches (with errors.Is) any error caused by using an object

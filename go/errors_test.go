@@ -3,6 +3,7 @@ package keyhold
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 	"testing"
 
@@ -36,6 +37,10 @@ func TestStatusMapping(t *testing.T) {
 		{StatusOutOfMemory, ErrOutOfMemory, "KH_E_OUT_OF_MEMORY", "out of memory"},
 		{StatusInternal, ErrInternal, "KH_E_INTERNAL", "internal error"},
 		{StatusEngineClosed, ErrEngineClosed, "KH_E_ENGINE_CLOSED", "engine closed"},
+		{StatusIO, ErrIO, "KH_E_IO", "I/O error"},
+		{StatusInsecureFile, ErrInsecureFile, "KH_E_INSECURE_FILE", "key file open to group or others (chmod 600)"},
+		{StatusKEKUnavailable, ErrKEKUnavailable, "KH_E_KEK_UNAVAILABLE", "key-encryption key unavailable"},
+		{StatusNotFound, ErrNotFound, "KH_E_NOT_FOUND", "file not found"},
 	}
 	if len(tests) != len(statusNames)-1 {
 		t.Fatalf("table covers %d codes, statusNames has %d", len(tests), len(statusNames)-1)
@@ -69,6 +74,10 @@ func TestStatusMapping(t *testing.T) {
 			closed := tc.code == StatusStaleHandle || tc.code == StatusEngineClosed
 			if errors.Is(err, ErrClosed) != closed {
 				t.Errorf("errors.Is(%v, ErrClosed) = %v, want %v", err, !closed, closed)
+			}
+			notExist := tc.code == StatusNotFound
+			if errors.Is(err, fs.ErrNotExist) != notExist {
+				t.Errorf("errors.Is(%v, fs.ErrNotExist) = %v, want %v", err, !notExist, notExist)
 			}
 		})
 	}

@@ -75,6 +75,10 @@ typedef enum kh_status {
   KH_E_OUT_OF_MEMORY = 18,         /* heap or guarded arena exhausted */
   KH_E_INTERNAL = 19,              /* a backend failed unexpectedly (a bug) */
   KH_E_ENGINE_CLOSED = 20,         /* the engine owning this object was closed */
+  KH_E_IO = 21,                    /* a file could not be read, written or made durable */
+  KH_E_INSECURE_FILE = 22,         /* a key file is open to group or others (chmod 600) */
+  KH_E_KEK_UNAVAILABLE = 23,       /* the KEK cannot be reached: unset variable, absent token, wrong PIN */
+  KH_E_NOT_FOUND = 24,             /* the named keyset file does not exist */
   KH_STATUS_MAX_ENUM_ = 0x7FFFFFFF /* not a status */
 } kh_status;
 
@@ -199,7 +203,7 @@ KH_EXPORT KH_NODISCARD kh_status kh_engine_stats_get(kh_handle engine, kh_engine
 #define KH_KEYSET_RAW                                                           \
   0x1u                            /* outputs carry no keyhold header (interop); \
                                      single key, no rotation */
-#define KH_KEYSET_EXPORTABLE 0x2u /* reserved for wrapped export (keystore) */
+#define KH_KEYSET_EXPORTABLE 0x2u /* may leave wrapped under another KEK */
 
 /* kh_key_status: per-key state within a keyset. */
 typedef enum kh_key_status {
@@ -430,6 +434,125 @@ typedef struct kh_batch_item {
  * 0. *out_failed (may be NULL) receives the number of items whose status is
  * not KH_OK. */
 KH_EXPORT KH_NODISCARD kh_status kh_batch(kh_batch_item* items, size_t count, size_t* out_failed);
+
+/* ------------------------------------------ key-encryption keys, storage */
+
+/* Keysets are stored only encrypted under a key-encryption key (KEK), in
+ * the versioned format of docs/spec/keyset.md: non-secret metadata readable
+ * without the KEK and bound to the ciphertext, the key material encrypted
+ * under a fresh data key that the KEK wraps. KEK material never leaves the
+ * engine: file and environment keys are read by the engine itself into
+ * guarded memory; a PKCS#11 key never leaves its token.
+ *
+ * Key files (keyset files and file KEKs) are created 0600; one that grants
+ * any permission to group or others is refused with KH_E_INSECURE_FILE.
+ * Paths and specs are (ptr, len) byte strings, not NUL-terminated; an
+ * embedded NUL is KH_E_INVALID_ARGUMENT. */
+
+/* kh_kek_kind: where a KEK lives. */
+typedef enum kh_kek_kind {
+  KH_KEK_FILE = 1,                   /* a 0600 file holding 64 hex digits, read by the engine */
+  KH_KEK_ENV = 2,                    /* 64 hex digits in an environment variable (weakest) */
+  KH_KEK_PKCS11 = 3,                 /* a non-extractable AES-256 key inside a PKCS#11 token */
+  KH_KEK_KIND_MAX_ENUM_ = 0x7FFFFFFF /* not a kind */
+} kh_kek_kind;
+
+/* kh_kek_open opens the KEK named by spec and returns a KEK handle owned by
+ * engine (close it with kh_handle_close; kh_engine_close closes it too).
+ * spec is one of:
+ *   "file:PATH"   a file of 64 hex digits (a newline may follow). If PATH
+ *                 does not exist it is created with a fresh random key,
+ *                 mode 0600 (its directory must exist).
+ *   "env:NAME"    64 hex digits in environment variable NAME. Anything
+ *                 that can read the process environment can read it: the
+ *                 weakest option, for containers whose secret store
+ *                 injects variables.
+ *   "pkcs11:module=PATH;token=LABEL;pin-env=NAME;key=LABEL"
+ *                 the AES-256 secret key labelled key in the token labelled
+ *                 token of the PKCS#11 module at absolute PATH (dlopen'ed),
+ *                 logged in with the user PIN in variable pin-env (omit
+ *                 pin-env for a token without login). The key is created
+ *                 if missing (CKA_SENSITIVE true, CKA_EXTRACTABLE false);
+ *                 the token itself wraps and unwraps data keys
+ *                 (CKM_AES_GCM). An existing extractable or non-sensitive
+ *                 key is refused with KH_E_POLICY_DENIED.
+ *   "default"     $KEYHOLD_KEK if set and non-empty, else
+ *                 "file:$KEYHOLD_HOME/master.key", KEYHOLD_HOME defaulting
+ *                 to $HOME/.keyhold (created 0700 if missing).
+ * A malformed spec or key is KH_E_INVALID_ARGUMENT; an unset variable, an
+ * absent token or a wrong PIN is KH_E_KEK_UNAVAILABLE; an unreadable file
+ * is KH_E_IO. */
+KH_EXPORT KH_NODISCARD kh_status kh_kek_open(kh_handle engine, const char* spec, size_t spec_len,
+                                             kh_handle* out_kek);
+
+/* kh_kek_kind_get stores the kh_kek_kind of kek in *out_kind. */
+KH_EXPORT KH_NODISCARD kh_status kh_kek_kind_get(kh_handle kek, uint32_t* out_kind);
+
+/* kh_keyset_save_file writes keyset, encrypted under kek, to path:
+ * atomically and durably (a temporary file in the same directory, fsync,
+ * rename, fsync of the directory), mode 0600. A crash leaves either the old
+ * file or the new one. The first save or load binds the keyset to its KEK;
+ * saving under another KEK is an export: KH_E_NOT_EXPORTABLE unless the
+ * keyset is KH_KEYSET_EXPORTABLE. Saving also makes path the keyset's home:
+ * use counts are persisted there ahead of use (docs/decisions/0012). Raw
+ * keysets cannot be stored (KH_E_UNSUPPORTED). I/O failures: KH_E_IO. */
+KH_EXPORT KH_NODISCARD kh_status kh_keyset_save_file(kh_handle keyset, kh_handle kek, const char* path,
+                                                     size_t path_len);
+
+/* kh_keyset_load_file reads the keyset file at path, decrypts it with kek
+ * and returns a new keyset owned by engine, bound to kek and to path.
+ * Missing file: KH_E_NOT_FOUND; a wrong KEK or any altered byte that
+ * survives the format checks: KH_E_AUTH_FAILED; a truncated or malformed
+ * file: KH_E_MALFORMED; another format version: KH_E_UNSUPPORTED
+ * (docs/spec/keyset.md section 6). */
+KH_EXPORT KH_NODISCARD kh_status kh_keyset_load_file(kh_handle engine, kh_handle kek, const char* path,
+                                                     size_t path_len, kh_handle* out_keyset);
+
+/* kh_keyset_file_info: the non-secret metadata of a keyset file. */
+typedef struct kh_keyset_file_info {
+  uint32_t version;  /* format version (1) */
+  uint32_t alg;      /* kh_alg */
+  uint32_t flags;    /* KH_KEYSET_* */
+  uint32_t kek_kind; /* kh_kek_kind of the KEK that wrote the file */
+  uint32_t primary_key_id;
+  uint32_t key_count;
+  uint8_t keyset_id[16]; /* random, fixed when the keyset was generated */
+} kh_keyset_file_info;
+
+/* kh_key_file_info: the non-secret metadata of one key in a keyset file. */
+typedef struct kh_key_file_info {
+  uint32_t key_id;
+  uint32_t status;    /* kh_key_status */
+  uint64_t created;   /* seconds since 1970-01-01T00:00:00Z */
+  uint64_t use_count; /* at least the uses made before the file was written */
+} kh_key_file_info;
+
+/* kh_keyset_file_info_get reads the metadata of the keyset file at path
+ * without a KEK or an engine: *out, and one kh_key_file_info per key (in
+ * creation order) into keys[0 .. keys_cap). If keys_cap is below the key
+ * count it returns KH_E_BUFFER_TOO_SMALL with the count in *out_keys_len
+ * (keys = NULL, keys_cap = 0 asks for it). The metadata is authenticated
+ * only when the keyset is loaded: a reader of this call trusts the file.
+ * Errors as kh_keyset_load_file, without the KEK's. */
+KH_EXPORT KH_NODISCARD kh_status kh_keyset_file_info_get(const char* path, size_t path_len,
+                                                         kh_keyset_file_info* out, kh_key_file_info* keys,
+                                                         size_t keys_cap, size_t* out_keys_len);
+
+/* kh_keyset_export_wrapped writes keyset encrypted under kek, in the keyset
+ * file format, to out: for another engine or service holding that KEK.
+ * KH_E_NOT_EXPORTABLE unless the keyset was generated KH_KEYSET_EXPORTABLE
+ * (the flag travels with it). The size is known without encrypting (out =
+ * NULL, out_cap = 0 asks for it). Raw keysets: KH_E_UNSUPPORTED. */
+KH_EXPORT KH_NODISCARD kh_status kh_keyset_export_wrapped(kh_handle keyset, kh_handle kek, uint8_t* out,
+                                                          size_t out_cap, size_t* out_len);
+
+/* kh_keyset_import_wrapped decrypts an export of kh_keyset_export_wrapped
+ * (or the bytes of a keyset file) with kek and returns a new keyset owned
+ * by engine, bound to kek, with no home file until it is saved. Errors as
+ * kh_keyset_load_file. */
+KH_EXPORT KH_NODISCARD kh_status kh_keyset_import_wrapped(kh_handle engine, kh_handle kek,
+                                                          const uint8_t* blob, size_t blob_len,
+                                                          kh_handle* out_keyset);
 
 #ifdef __cplusplus
 } /* extern "C" */

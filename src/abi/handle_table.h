@@ -20,7 +20,7 @@
 
 namespace keyhold::abi {
 
-enum class Kind : uint8_t { kEngine = 1, kKeyset = 2 };
+enum class Kind : uint8_t { kEngine = 1, kKeyset = 2, kKek = 3 };
 
 struct Object {
   explicit Object(Kind k) : kind(k) {}
@@ -35,6 +35,7 @@ struct EngineObject final : Object {
   std::atomic<uint64_t> children{0};
   bool closed = false;  // guarded by the table's mutex
   uint64_t aead_usage_limit = 0;
+  uint64_t use_reservation = 0;  // 0: keyset::Keyset::kDefaultReservation
 };
 
 class HandleTable {

@@ -17,6 +17,20 @@
 #endif
 
 namespace keyhold::core {
+namespace {
+
+// ParseCount reads a positive decimal count; unset or empty leaves *out.
+Status ParseCount(const char* v, uint64_t* out) {
+  if (v == nullptr || *v == '\0') return OkStatus();
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long n = std::strtoull(v, &end, 10);
+  if (errno != 0 || end == v || *end != '\0' || v[0] == '-' || n == 0) return KH_E_INVALID_ARGUMENT;
+  *out = n;
+  return OkStatus();
+}
+
+}  // namespace
 
 Status ConfigFromEnvironment(EngineConfig* out) {
   *out = EngineConfig{};
@@ -25,14 +39,10 @@ Status ConfigFromEnvironment(EngineConfig* out) {
   KH_RETURN_IF_ERROR(aead::ParsePreference(backend, &out->aes_gcm_backend));
   backend = std::getenv("KEYHOLD_CHACHA20_POLY1305_BACKEND");  // NOLINT(concurrency-mt-unsafe)
   KH_RETURN_IF_ERROR(aead::ParsePreference(backend, &out->chacha20_poly1305_backend));
-  const char* v = std::getenv("KEYHOLD_AEAD_MAX_MESSAGES");  // NOLINT(concurrency-mt-unsafe)
-  if (v == nullptr || *v == '\0') return OkStatus();
-  char* end = nullptr;
-  errno = 0;
-  const unsigned long long n = std::strtoull(v, &end, 10);
-  if (errno != 0 || end == v || *end != '\0' || v[0] == '-' || n == 0) return KH_E_INVALID_ARGUMENT;
-  out->aead_usage_limit = n;
-  return OkStatus();
+  const char* max_messages = std::getenv("KEYHOLD_AEAD_MAX_MESSAGES");  // NOLINT(concurrency-mt-unsafe)
+  KH_RETURN_IF_ERROR(ParseCount(max_messages, &out->aead_usage_limit));
+  const char* reservation = std::getenv("KEYHOLD_USE_RESERVATION");  // NOLINT(concurrency-mt-unsafe)
+  return ParseCount(reservation, &out->use_reservation);
 }
 
 const char* BuildInfoJson() {
@@ -50,7 +60,8 @@ const char* BuildInfoJson() {
     s += "\"libsodium_built\":\"" SODIUM_VERSION_STRING "\",";
     s += std::string("\"libsodium_runtime\":\"") + sodium_version_string() + "\",";
     s += "\"ipsec_mb_built\":\"" KEYHOLD_IPSEC_MB_BUILT "\",";
-    s += std::string("\"ipsec_mb_runtime\":\"") + aead::IpsecMbVersion() + "\"";
+    s += std::string("\"ipsec_mb_runtime\":\"") + aead::IpsecMbVersion() + "\",";
+    s += "\"crypto_fingerprint\":" KEYHOLD_CRYPTO_FINGERPRINT;
     s += "}";
     return s;
   }();

@@ -48,6 +48,14 @@ const char* StatusName(kh_status s) {
       break;
     case KH_E_ENGINE_CLOSED:
       return "KH_E_ENGINE_CLOSED";
+    case KH_E_IO:
+      return "KH_E_IO";
+    case KH_E_INSECURE_FILE:
+      return "KH_E_INSECURE_FILE";
+    case KH_E_KEK_UNAVAILABLE:
+      return "KH_E_KEK_UNAVAILABLE";
+    case KH_E_NOT_FOUND:
+      return "KH_E_NOT_FOUND";
   }
   return "KH_E_UNKNOWN_STATUS";
 }

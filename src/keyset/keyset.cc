@@ -4,6 +4,8 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <cstring>
+#include <ctime>
 #include <mutex>
 
 #include "backend/openssl.h"
@@ -56,9 +58,23 @@ uint32_t LoadBe32(const uint8_t* p) {
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
 }
 
+uint64_t Now() {
+  const std::time_t t = std::time(nullptr);
+  return t < 0 ? 0 : static_cast<uint64_t>(t);
+}
+
+uint64_t SaturatingAdd(uint64_t a, uint64_t b) { return a > ~uint64_t{0} - b ? ~uint64_t{0} : a + b; }
+
+// kMaxReservations bounds how often one operation reserves before giving
+// up. Each retry asks for twice the previous reservation, so an operation
+// whose new counts other threads keep using up soon gets more than they can
+// use before it retries; the bound is never reached in practice.
+constexpr int kMaxReservations = 16;
+
 }  // namespace
 
-StatusOr<std::unique_ptr<Keyset>> Keyset::Generate(kh_alg alg, uint32_t flags, uint64_t usage_limit) {
+StatusOr<std::unique_ptr<Keyset>> Keyset::Generate(kh_alg alg, uint32_t flags, uint64_t usage_limit,
+                                                   uint64_t reservation) {
   const AlgInfo* info = FindAlg(alg);
   if (info == nullptr) return Status(KH_E_UNSUPPORTED);
   if ((flags & ~(KH_KEYSET_RAW | KH_KEYSET_EXPORTABLE)) != 0) return Status(KH_E_INVALID_ARGUMENT);
@@ -69,7 +85,11 @@ StatusOr<std::unique_ptr<Keyset>> Keyset::Generate(kh_alg alg, uint32_t flags, u
   if (!key.ok()) return key.status();
   auto prim = MakePrimitive(*info, key->view());
   if (!prim.ok()) return prim.status();
-  std::unique_ptr<Keyset> ks(new Keyset(info, flags, usage_limit));
+  std::unique_ptr<Keyset> ks(new Keyset(info, flags, usage_limit, reservation));
+  if (RAND_bytes(ks->id_.data(), static_cast<int>(ks->id_.size())) != 1) {
+    backend::ClearErrors();
+    return Status(KH_E_INTERNAL);
+  }
   uint32_t id = 0;
   KH_RETURN_IF_ERROR(ks->AddKey(std::move(key).value(), std::move(prim).value(), &id));
   return ks;
@@ -82,7 +102,7 @@ StatusOr<std::unique_ptr<Keyset>> Keyset::ImportRaw(kh_alg alg, ByteView key) {
   if (!prim.ok()) return prim.status();
   auto material = secmem::SecretBytes::CopyOf(key);
   if (!material.ok()) return Status(KH_E_OUT_OF_MEMORY);
-  std::unique_ptr<Keyset> ks(new Keyset(info, KH_KEYSET_RAW, info->default_usage_limit));
+  std::unique_ptr<Keyset> ks(new Keyset(info, KH_KEYSET_RAW, info->default_usage_limit, 0));
   uint32_t id = 0;
   KH_RETURN_IF_ERROR(ks->AddKey(std::move(material), std::move(prim).value(), &id));
   return ks;
@@ -93,7 +113,7 @@ StatusOr<std::unique_ptr<Keyset>> Keyset::ImportPublic(kh_alg alg, ByteView pub)
   if (info == nullptr) return Status(KH_E_UNSUPPORTED);
   auto prim = MakePublicPrimitive(*info, pub);
   if (!prim.ok()) return prim.status();
-  std::unique_ptr<Keyset> ks(new Keyset(info, KH_KEYSET_RAW, 0));
+  std::unique_ptr<Keyset> ks(new Keyset(info, KH_KEYSET_RAW, 0, 0));
   uint32_t id = 0;
   KH_RETURN_IF_ERROR(ks->AddKey(secmem::SecretBytes(), std::move(prim).value(), &id));
   return ks;
@@ -101,7 +121,8 @@ StatusOr<std::unique_ptr<Keyset>> Keyset::ImportPublic(kh_alg alg, ByteView pub)
 
 StatusOr<std::unique_ptr<Keyset>> Keyset::Restore(kh_alg alg, uint32_t flags,
                                                   std::span<const RestoredKey> keys, uint32_t primary_id,
-                                                  uint64_t usage_limit) {
+                                                  uint64_t usage_limit, const KeysetId* id,
+                                                  uint64_t reservation) {
   const AlgInfo* info = FindAlg(alg);
   if (info == nullptr) return Status(KH_E_UNSUPPORTED);
   if ((flags & ~(KH_KEYSET_RAW | KH_KEYSET_EXPORTABLE)) != 0) return Status(KH_E_INVALID_ARGUMENT);
@@ -110,12 +131,19 @@ StatusOr<std::unique_ptr<Keyset>> Keyset::Restore(kh_alg alg, uint32_t flags,
   if (usage_limit == 0 || (info->default_usage_limit != 0 && usage_limit > info->default_usage_limit)) {
     usage_limit = info->default_usage_limit;
   }
-  std::unique_ptr<Keyset> ks(new Keyset(info, flags, usage_limit));
+  std::unique_ptr<Keyset> ks(new Keyset(info, flags, usage_limit, reservation));
+  if (id != nullptr) {
+    ks->id_ = *id;
+  } else if (RAND_bytes(ks->id_.data(), static_cast<int>(ks->id_.size())) != 1) {
+    backend::ClearErrors();
+    return Status(KH_E_INTERNAL);
+  }
   for (const RestoredKey& r : keys) {
     if (r.id == 0 || ks->FindLocked(r.id) != nullptr) return Status(KH_E_INVALID_ARGUMENT);
     auto k = std::make_unique<Key>();
     k->id = r.id;
     k->status = r.status;
+    k->created = r.created;
     k->uses.store(r.uses, std::memory_order_relaxed);
     if (r.status == KH_KEY_DESTROYED) {
       if (!r.material.empty()) return Status(KH_E_INVALID_ARGUMENT);
@@ -151,8 +179,12 @@ Status Keyset::AddKey(secmem::SecretBytes material, Primitive prim, uint32_t* id
   } while (candidate == 0 || FindLocked(candidate) != nullptr);
   auto k = std::make_unique<Key>();
   k->id = candidate;
+  k->created = Now();
   k->material = std::move(material);
   k->prim = std::move(prim);
+  // A stored keyset writes a new key to its home before the key's first
+  // use, so no output can exist for a key that a crash would lose.
+  k->ceiling.store(has_home_.load(std::memory_order_acquire) ? 0 : kNoCeiling, std::memory_order_release);
   primary_ = k.get();
   keys_.push_back(std::move(k));
   *id = candidate;
@@ -179,13 +211,190 @@ Status Keyset::CheckFamily(Family f) const {
   return info_->family == f ? OkStatus() : Status(KH_E_WRONG_PRIMITIVE);
 }
 
-Status Keyset::CountUse(Key* k, bool limited) {
+Status Keyset::CountUse(Key* k, bool limited, Use* use) {
+  *use = Use::kCounted;
   const uint64_t before = k->uses.fetch_add(1, std::memory_order_relaxed);
   if (limited && usage_limit_ != 0 && before >= usage_limit_) {
     k->uses.fetch_sub(1, std::memory_order_relaxed);
     return KH_E_LIMIT_EXCEEDED;
   }
+  const uint64_t ceiling = k->ceiling.load(std::memory_order_acquire);
+  if (ceiling == kNoCeiling) return OkStatus();
+  if (before >= ceiling) {
+    // The home file does not cover this use yet: write first, then retry.
+    k->uses.fetch_sub(1, std::memory_order_relaxed);
+    *use = Use::kReserveFirst;
+    return KH_E_LIMIT_EXCEEDED;
+  }
+  // Exactly one use crosses the half-way mark of a reservation (fetch_add
+  // hands out each value once): that caller renews it, so steady use never
+  // waits for a write.
+  if (this->limited() && ceiling - before - 1 == reservation_ / 2) *use = Use::kRenew;
   return OkStatus();
+}
+
+template <typename Op>
+Status Keyset::Counting(Op&& op) {
+  Use use = Use::kCounted;
+  Status s = op(&use);
+  if (use == Use::kCounted) return s;
+  if (use == Use::kRenew) {
+    (void)Renew();  // a failure is caught when the ceiling is reached
+    return s;
+  }
+  // The home file does not cover the next use: reserve, then retry while
+  // still holding store_mu_, so that no explicit save can lower the
+  // ceiling again between the reservation and the use.
+  std::lock_guard store_lock(store_mu_);
+  for (int attempt = 0; attempt < kMaxReservations; ++attempt) {
+    KH_RETURN_IF_ERROR(ReserveLocked(attempt));
+    use = Use::kCounted;
+    s = op(&use);
+    if (use != Use::kReserveFirst) return s;  // kRenew: the reservation was just written
+  }
+  return KH_E_LIMIT_EXCEEDED;
+}
+
+// ------------------------------------------------------------- storage
+
+Status Keyset::Renew() {
+  // Skipped if a write is under way or the keyset has no home: the ceiling
+  // still stops any use the file does not cover.
+  std::unique_lock store_lock(store_mu_, std::try_to_lock);
+  if (!store_lock.owns_lock() || home_ == nullptr) return OkStatus();
+  auto snapshot = TakeSnapshot(Counts::kReserve);
+  if (!snapshot.ok()) return snapshot.status();
+  KH_RETURN_IF_ERROR(home_->Write(*snapshot));
+  Persisted(*snapshot, Counts::kReserve);
+  return OkStatus();
+}
+
+Status Keyset::ReserveLocked(int attempt) {
+  if (home_ == nullptr) {
+    // No home: a first save failed after lowering the ceilings. Nothing
+    // stored can fall behind, so the keyset is unbounded again.
+    std::shared_lock lock(mu_);
+    for (const auto& k : keys_) k->ceiling.store(kNoCeiling, std::memory_order_release);
+    return OkStatus();
+  }
+  {
+    // Another thread may have written a reservation while this one waited.
+    std::shared_lock lock(mu_);
+    const Key* k = primary_;
+    if (k->uses.load(std::memory_order_relaxed) < k->ceiling.load(std::memory_order_acquire)) {
+      return OkStatus();
+    }
+  }
+  auto snapshot = TakeSnapshot(Counts::kReserve, attempt);
+  if (!snapshot.ok()) return snapshot.status();
+  KH_RETURN_IF_ERROR(home_->Write(*snapshot));
+  Persisted(*snapshot, Counts::kReserve);
+  return OkStatus();
+}
+
+StatusOr<Keyset::Snapshot> Keyset::TakeSnapshot(Counts counts, int attempt) const {
+  // An exact snapshot excludes every operation (each holds mu_ shared
+  // while it counts), so the counts it reads are final.
+  std::unique_lock exclusive(mu_, std::defer_lock);
+  std::shared_lock shared(mu_, std::defer_lock);
+  if (counts == Counts::kExact) {
+    exclusive.lock();
+  } else {
+    shared.lock();
+  }
+  Snapshot out;
+  out.alg = info_->alg;
+  out.flags = flags_;
+  out.id = id_;
+  out.primary_id = primary_->id;
+  out.keys.reserve(keys_.size());
+  for (const auto& k : keys_) {
+    SnapshotKey sk;
+    sk.id = k->id;
+    sk.status = k->status;
+    sk.created = k->created;
+    const uint64_t uses = k->uses.load(std::memory_order_relaxed);
+    sk.uses = uses;
+    if (limited() && counts == Counts::kReserve) {
+      const uint64_t ceiling = k->ceiling.load(std::memory_order_acquire);
+      const uint64_t reservation =
+          attempt >= 32 || reservation_ > (kNoCeiling >> attempt) ? kNoCeiling : reservation_ << attempt;
+      sk.uses = SaturatingAdd(uses, reservation);
+      if (ceiling != kNoCeiling) sk.uses = std::max(sk.uses, ceiling);
+    }
+    if (limited() && counts == Counts::kExact) {
+      // Lowered now, before the write: an operation after this snapshot
+      // must not use a count the new file does not cover. It waits for a
+      // reservation instead (store_mu_ is held by the writer).
+      k->ceiling.store(uses, std::memory_order_release);
+    }
+    if (!k->material.view().empty()) {
+      sk.material = secmem::SecretBytes::CopyOf(k->material.view());
+      if (!sk.material.ok()) return Status(KH_E_OUT_OF_MEMORY);
+    }
+    out.keys.push_back(std::move(sk));
+  }
+  return out;
+}
+
+void Keyset::Persisted(const Snapshot& snapshot, Counts counts) {
+  std::shared_lock lock(mu_);
+  for (const auto& k : keys_) {
+    const SnapshotKey* written = nullptr;
+    for (const SnapshotKey& sk : snapshot.keys) {
+      if (sk.id == k->id) written = &sk;
+    }
+    if (written == nullptr) {
+      // Added after the snapshot: not in the file yet.
+      k->ceiling.store(0, std::memory_order_release);
+    } else if (!limited()) {
+      k->ceiling.store(kNoCeiling, std::memory_order_release);
+    } else if (counts == Counts::kReserve) {
+      uint64_t cur = k->ceiling.load(std::memory_order_acquire);
+      while ((cur == kNoCeiling || cur < written->uses) &&
+             !k->ceiling.compare_exchange_weak(cur, written->uses, std::memory_order_acq_rel)) {
+      }
+    }
+    // Counts::kExact: the ceiling was set to the written count by the
+    // snapshot, and only a later reservation may raise it.
+  }
+}
+
+Status Keyset::Save(const std::shared_ptr<Store>& store) {
+  if (raw()) return KH_E_UNSUPPORTED;
+  std::lock_guard store_lock(store_mu_);
+  if (kek_bound_ && kek_id_ != store->kek_id() && !exportable()) return KH_E_NOT_EXPORTABLE;
+  auto snapshot = TakeSnapshot(Counts::kExact);
+  if (!snapshot.ok()) return snapshot.status();
+  KH_RETURN_IF_ERROR(store->Write(*snapshot));
+  home_ = store;
+  kek_id_ = store->kek_id();
+  kek_bound_ = true;
+  has_home_.store(true, std::memory_order_release);
+  Persisted(*snapshot, Counts::kExact);
+  return OkStatus();
+}
+
+StatusOr<Keyset::Snapshot> Keyset::Export() const {
+  if (raw()) return Status(KH_E_UNSUPPORTED);
+  if (!exportable()) return Status(KH_E_NOT_EXPORTABLE);
+  return TakeSnapshot(Counts::kExport);
+}
+
+void Keyset::Bind(const KekId& kek, std::shared_ptr<Store> home) {
+  std::lock_guard store_lock(store_mu_);
+  kek_id_ = kek;
+  kek_bound_ = true;
+  if (home == nullptr) return;
+  home_ = std::move(home);
+  has_home_.store(true, std::memory_order_release);
+  // The file's counts are the ceilings: they may already have been used
+  // by the process that wrote it, so the next use reserves first.
+  std::shared_lock lock(mu_);
+  for (const auto& k : keys_) {
+    k->ceiling.store(limited() ? k->uses.load(std::memory_order_relaxed) : kNoCeiling,
+                     std::memory_order_release);
+  }
 }
 
 // ------------------------------------------------------------ lifecycle
@@ -283,7 +492,14 @@ Status Keyset::PublicKey(uint32_t key_id, uint32_t format, Out out) const {
 
 // ----------------------------------------------------------------- AEAD
 
+// Out is passed by value like every operation's (three words); the counting
+// wrappers below only forward it to the attempt.
+// cppcheck-suppress passedByValue
 Status Keyset::AeadEncrypt(ByteView pt, ByteView aad, Out out) {
+  return Counting([&](Use* use) { return AeadEncryptOnce(pt, aad, out, use); });
+}
+
+Status Keyset::AeadEncryptOnce(ByteView pt, ByteView aad, Out out, Use* use) {
   ClearLen(out);
   KH_RETURN_IF_ERROR(CheckFamily(Family::kAead));
   if (TooLarge(pt) || TooLarge(aad)) return KH_E_TOO_LARGE;
@@ -295,14 +511,16 @@ Status Keyset::AeadEncrypt(ByteView pt, ByteView aad, Out out) {
   if (BadAlias(out.ptr, need, body, pt, pt.data(), aad)) return KH_E_INVALID_ARGUMENT;
   std::shared_lock lock(mu_);
   Key* k = primary_;
-  KH_RETURN_IF_ERROR(CountUse(k, true));
+  KH_RETURN_IF_ERROR(CountUse(k, true, use));
   if (!raw()) wire::EncodeHeader(info_->alg, k->id, out.ptr);
-  if (Status s = rand::FillNonce(out.ptr + prefix, nonce_len); !s.ok()) {
-    OPENSSL_cleanse(out.ptr, prefix + nonce_len);
+  rand::NonceLease nonce;
+  if (Status s = nonce.Take(nonce_len); !s.ok()) {
+    OPENSSL_cleanse(out.ptr, prefix);
     return s;
   }
-  Status s =
-      k->prim.aead->Seal(ByteView(out.ptr + prefix, nonce_len), ByteView(out.ptr, prefix), aad, pt, body);
+  std::memcpy(out.ptr + prefix, nonce.view().data(), nonce_len);
+  // The cipher reads the nonce from the lease, not from out (rand/nonce.h).
+  Status s = k->prim.aead->Seal(nonce.view(), ByteView(out.ptr, prefix), aad, pt, body);
   if (!s.ok()) {
     OPENSSL_cleanse(out.ptr, prefix + nonce_len);
     return s;
@@ -344,7 +562,9 @@ Status Keyset::AeadSealNonce(ByteView nonce, ByteView pt, ByteView aad, Out out)
   if (BadAlias(out.ptr, need, out.ptr, pt, pt.data(), aad)) return KH_E_INVALID_ARGUMENT;
   std::shared_lock lock(mu_);
   if (!primary_->prim.aead->NonceLenOk(nonce.size())) return KH_E_INVALID_ARGUMENT;
-  KH_RETURN_IF_ERROR(CountUse(primary_, false));
+  // Raw keysets are never stored, so they have no ceiling to reserve.
+  Use use = Use::kCounted;
+  KH_RETURN_IF_ERROR(CountUse(primary_, false, &use));
   KH_RETURN_IF_ERROR(primary_->prim.aead->Seal(nonce, {}, aad, pt, out.ptr));
   *out.len = need;
   return OkStatus();
@@ -369,7 +589,12 @@ Status Keyset::AeadOpenNonce(ByteView nonce, ByteView ct, ByteView aad, Out out)
 
 // ---------------------------------------------------- deterministic AEAD
 
+// cppcheck-suppress passedByValue
 Status Keyset::DaeadEncrypt(ByteView pt, ByteView aad, Out out) {
+  return Counting([&](Use* use) { return DaeadEncryptOnce(pt, aad, out, use); });
+}
+
+Status Keyset::DaeadEncryptOnce(ByteView pt, ByteView aad, Out out, Use* use) {
   ClearLen(out);
   KH_RETURN_IF_ERROR(CheckFamily(Family::kDaead));
   if (TooLarge(pt) || TooLarge(aad)) return KH_E_TOO_LARGE;
@@ -380,7 +605,7 @@ Status Keyset::DaeadEncrypt(ByteView pt, ByteView aad, Out out) {
   if (BadAlias(out.ptr, need, body, pt, pt.data(), aad)) return KH_E_INVALID_ARGUMENT;
   std::shared_lock lock(mu_);
   Key* k = primary_;
-  KH_RETURN_IF_ERROR(CountUse(k, false));
+  KH_RETURN_IF_ERROR(CountUse(k, false, use));
   Status s;
   if (raw()) {
     s = k->prim.daead->Encrypt({aad}, pt, out.ptr);
@@ -424,7 +649,12 @@ Status Keyset::DaeadDecrypt(ByteView ct, ByteView aad, Out out) const {
 
 // ------------------------------------------------------------------ MAC
 
+// cppcheck-suppress passedByValue
 Status Keyset::MacCompute(ByteView msg, Out out) {
+  return Counting([&](Use* use) { return MacComputeOnce(msg, out, use); });
+}
+
+Status Keyset::MacComputeOnce(ByteView msg, Out out, Use* use) {
   ClearLen(out);
   KH_RETURN_IF_ERROR(CheckFamily(Family::kMac));
   if (TooLarge(msg)) return KH_E_TOO_LARGE;
@@ -434,7 +664,7 @@ Status Keyset::MacCompute(ByteView msg, Out out) {
   if (Overlaps(out.ptr, need, msg.data(), msg.size())) return KH_E_INVALID_ARGUMENT;
   std::shared_lock lock(mu_);
   Key* k = primary_;
-  KH_RETURN_IF_ERROR(CountUse(k, false));
+  KH_RETURN_IF_ERROR(CountUse(k, false, use));
   if (!raw()) wire::EncodeHeader(info_->alg, k->id, out.ptr);
   Status s = k->prim.mac->Compute({ByteView(out.ptr, prefix), msg}, out.ptr + prefix);
   if (!s.ok()) {
@@ -463,7 +693,12 @@ Status Keyset::MacVerify(ByteView msg, ByteView tag) const {
 
 // ----------------------------------------------------------- signatures
 
+// cppcheck-suppress passedByValue
 Status Keyset::SigSign(ByteView msg, Out out) {
+  return Counting([&](Use* use) { return SigSignOnce(msg, out, use); });
+}
+
+Status Keyset::SigSignOnce(ByteView msg, Out out, Use* use) {
   ClearLen(out);
   KH_RETURN_IF_ERROR(CheckFamily(Family::kSig));
   if (TooLarge(msg)) return KH_E_TOO_LARGE;
@@ -475,7 +710,7 @@ Status Keyset::SigSign(ByteView msg, Out out) {
   std::shared_lock lock(mu_);
   Key* k = primary_;
   if (!k->prim.sig->has_private()) return KH_E_WRONG_PRIMITIVE;
-  KH_RETURN_IF_ERROR(CountUse(k, false));
+  KH_RETURN_IF_ERROR(CountUse(k, false, use));
   uint8_t header[wire::kHeaderLen];
   wire::EncodeHeader(info_->alg, k->id, header);
   uint8_t sig[sig::kMaxSigLen];
@@ -503,7 +738,12 @@ Status Keyset::SigVerify(ByteView msg, ByteView sig) const {
   return k->prim.sig->Verify({sig.first(wire::kHeaderLen), msg}, sig.subspan(wire::kHeaderLen));
 }
 
+// cppcheck-suppress passedByValue
 Status Keyset::SigSignPlain(ByteView msg, Out out) {
+  return Counting([&](Use* use) { return SigSignPlainOnce(msg, out, use); });
+}
+
+Status Keyset::SigSignPlainOnce(ByteView msg, Out out, Use* use) {
   ClearLen(out);
   KH_RETURN_IF_ERROR(CheckFamily(Family::kSig));
   if (TooLarge(msg)) return KH_E_TOO_LARGE;
@@ -512,7 +752,7 @@ Status Keyset::SigSignPlain(ByteView msg, Out out) {
   if (Overlaps(out.ptr, bound, msg.data(), msg.size())) return KH_E_INVALID_ARGUMENT;
   std::shared_lock lock(mu_);
   if (!primary_->prim.sig->has_private()) return KH_E_WRONG_PRIMITIVE;
-  KH_RETURN_IF_ERROR(CountUse(primary_, false));
+  KH_RETURN_IF_ERROR(CountUse(primary_, false, use));
   uint8_t sig[sig::kMaxSigLen];
   size_t sig_len = 0;
   KH_RETURN_IF_ERROR(primary_->prim.sig->Sign({msg}, sig, &sig_len));
@@ -521,7 +761,12 @@ Status Keyset::SigSignPlain(ByteView msg, Out out) {
   return OkStatus();
 }
 
+// cppcheck-suppress passedByValue
 Status Keyset::SigSignDigest(ByteView digest, Out out) {
+  return Counting([&](Use* use) { return SigSignDigestOnce(digest, out, use); });
+}
+
+Status Keyset::SigSignDigestOnce(ByteView digest, Out out, Use* use) {
   ClearLen(out);
   KH_RETURN_IF_ERROR(CheckFamily(Family::kSig));
   if (info_->alg == KH_ALG_ED25519) return KH_E_WRONG_PRIMITIVE;
@@ -530,7 +775,7 @@ Status Keyset::SigSignDigest(ByteView digest, Out out) {
   KH_RETURN_IF_ERROR(CheckOut(out, bound));
   std::shared_lock lock(mu_);
   if (!primary_->prim.sig->has_private()) return KH_E_WRONG_PRIMITIVE;
-  KH_RETURN_IF_ERROR(CountUse(primary_, false));
+  KH_RETURN_IF_ERROR(CountUse(primary_, false, use));
   uint8_t sig[sig::kMaxSigLen];
   size_t sig_len = 0;
   KH_RETURN_IF_ERROR(primary_->prim.sig->SignDigest(digest, sig, &sig_len));

@@ -19,7 +19,7 @@ std::atomic<uint64_t> g_fork_generation{1};
 void OnForkChild() { g_fork_generation.fetch_add(1, std::memory_order_relaxed); }
 
 struct Buffer {
-  uint8_t bytes[kBufLen];
+  alignas(64) uint8_t bytes[kBufLen];
   size_t pos = kBufLen;  // empty
   uint64_t generation = 0;
   ~Buffer() { OPENSSL_cleanse(bytes, sizeof(bytes)); }
@@ -30,27 +30,50 @@ void RegisterAtFork() {
   (void)registered;
 }
 
-}  // namespace
-
-Status FillNonce(uint8_t* out, size_t n) {
-  if (n > 64) return KH_E_INVALID_ARGUMENT;
+// Slice hands out the next n bytes of this thread's buffer, refilling it
+// from the DRBG when it runs short or after a fork. Slices start on 16-byte
+// boundaries so a vector load of one never touches a neighbour's bytes.
+uint8_t* Slice(size_t n) {
   RegisterAtFork();
   thread_local Buffer buf;
+  const size_t step = (n + 15) & ~size_t{15};
   const uint64_t gen = g_fork_generation.load(std::memory_order_relaxed);
-  if (buf.generation != gen || kBufLen - buf.pos < n) {
+  if (buf.generation != gen || kBufLen - buf.pos < step) {
     if (RAND_bytes(buf.bytes, static_cast<int>(kBufLen)) != 1) {
       backend::ClearErrors();
       buf.pos = kBufLen;
-      return KH_E_INTERNAL;
+      return nullptr;
     }
     buf.pos = 0;
     buf.generation = gen;
   }
-  std::memcpy(out, buf.bytes + buf.pos, n);
+  uint8_t* p = buf.bytes + buf.pos;
+  buf.pos += step;
+  return p;
+}
+
+}  // namespace
+
+Status FillNonce(uint8_t* out, size_t n) {
+  if (n > 64) return KH_E_INVALID_ARGUMENT;
+  uint8_t* p = Slice(n);
+  if (p == nullptr) return KH_E_INTERNAL;
+  std::memcpy(out, p, n);
   // Bytes handed out are erased so they cannot be handed out twice.
-  std::memset(buf.bytes + buf.pos, 0, n);
-  buf.pos += n;
+  std::memset(p, 0, n);
   return OkStatus();
+}
+
+Status NonceLease::Take(size_t n) {
+  if (n > 64 || p_ != nullptr) return KH_E_INVALID_ARGUMENT;
+  p_ = Slice(n);
+  if (p_ == nullptr) return KH_E_INTERNAL;
+  n_ = n;
+  return OkStatus();
+}
+
+NonceLease::~NonceLease() {
+  if (p_ != nullptr) std::memset(p_, 0, n_);
 }
 
 }  // namespace keyhold::rand

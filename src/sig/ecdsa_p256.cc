@@ -58,6 +58,39 @@ backend::PkeyPtr FromData(const uint8_t* point, const BIGNUM* priv) {
   return backend::PkeyPtr(pkey);
 }
 
+struct X509PubkeyFree {
+  void operator()(X509_PUBKEY* k) const { X509_PUBKEY_free(k); }
+};
+
+// FromSpki parses a P-256 SubjectPublicKeyInfo whose point is uncompressed
+// and rebuilds the key from that point. RFC 5480 section 2.2 requires
+// rejecting the hybrid forms (0x06, 0x07), which OpenSSL accepts; the
+// compressed forms are refused as well, as Go's crypto/x509 does. OpenSSL
+// also remembers the form it parsed and would re-emit it on DER export, so
+// rebuilding from the uncompressed point makes every accepted key export as
+// the same bytes however it was imported (found by fuzz/import_public.cc).
+backend::PkeyPtr FromSpki(ByteView der) {
+  const uint8_t* p = der.data();
+  std::unique_ptr<X509_PUBKEY, X509PubkeyFree> spki(
+      d2i_X509_PUBKEY(nullptr, &p, static_cast<long>(der.size())));
+  if (!spki || p != der.data() + der.size()) return nullptr;
+  EVP_PKEY* parsed = X509_PUBKEY_get0(spki.get());  // owned by spki
+  char group[32] = {0};
+  size_t glen = 0;
+  if (parsed == nullptr || !EVP_PKEY_is_a(parsed, "EC") ||
+      EVP_PKEY_get_utf8_string_param(parsed, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), &glen) != 1 ||
+      std::string_view(group, glen) != "prime256v1") {
+    return nullptr;
+  }
+  const unsigned char* point = nullptr;
+  int point_len = 0;
+  if (X509_PUBKEY_get0_param(nullptr, &point, &point_len, nullptr, spki.get()) != 1 ||
+      point_len != static_cast<int>(kPointLen) || point[0] != 0x04) {
+    return nullptr;
+  }
+  return FromData(point, nullptr);
+}
+
 class EcdsaP256 final : public Signer {
  public:
   EcdsaP256(backend::PkeyPtr pkey, bool has_private, bool p1363)
@@ -245,16 +278,7 @@ StatusOr<std::unique_ptr<Signer>> NewEcdsaP256Public(ByteView pub, bool p1363) {
   if (pub.size() == kPointLen && pub[0] == 0x04) {
     pkey = FromData(pub.data(), nullptr);
   } else {
-    const uint8_t* p = pub.data();
-    pkey.reset(d2i_PUBKEY(nullptr, &p, static_cast<long>(pub.size())));
-    char group[32] = {0};
-    size_t glen = 0;
-    if (pkey && (p != pub.data() + pub.size() || !EVP_PKEY_is_a(pkey.get(), "EC") ||
-                 EVP_PKEY_get_utf8_string_param(pkey.get(), OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
-                                                &glen) != 1 ||
-                 std::string_view(group, glen) != "prime256v1")) {
-      pkey.reset();
-    }
+    pkey = FromSpki(pub);
   }
   if (!pkey) {
     backend::ClearErrors();

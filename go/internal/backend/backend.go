@@ -50,6 +50,10 @@ const (
 	StatusOutOfMemory     Status = 18
 	StatusInternal        Status = 19
 	StatusEngineClosed    Status = 20
+	StatusIO              Status = 21
+	StatusInsecureFile    Status = 22
+	StatusKEKUnavailable  Status = 23
+	StatusNotFound        Status = 24
 )
 
 // ABIVersion is the KH_ABI_VERSION this binding was written for.
@@ -65,6 +69,13 @@ const MaxInputLen = uint64(1) << 32
 const (
 	KeysetRaw        uint32 = 0x1
 	KeysetExportable uint32 = 0x2
+)
+
+// KEK kinds (kh_kek_kind).
+const (
+	KEKFile   uint32 = 1
+	KEKEnv    uint32 = 2
+	KEKPKCS11 uint32 = 3
 )
 
 // Public-key export formats (KH_PUBKEY_*).
@@ -124,6 +135,25 @@ type KeyInfo struct {
 	UseCount  uint64
 }
 
+// KeysetFileInfo is kh_keyset_file_info.
+type KeysetFileInfo struct {
+	Version      uint32
+	Alg          uint32
+	Flags        uint32
+	KEKKind      uint32
+	PrimaryKeyID uint32
+	KeyCount     uint32
+	KeysetID     [16]byte
+}
+
+// KeyFileInfo is kh_key_file_info.
+type KeyFileInfo struct {
+	KeyID    uint32
+	Status   uint32
+	Created  uint64 // seconds since the Unix epoch
+	UseCount uint64
+}
+
 // BatchItem is one kh_batch_item. In, In2 and In3 are read; the backend
 // writes into Out[:len(Out)] and sets Status and OutLen.
 type BatchItem struct {
@@ -146,6 +176,7 @@ type Backend interface {
 	ABIVersion() uint32
 	Version() string
 	BuildInfo() string
+	RuntimeInfo() string
 
 	AlgSizes(alg uint32) (AlgSizes, Status)
 
@@ -186,6 +217,18 @@ type Backend interface {
 	KexAgree(keyset Handle, peer, out []byte) (int, Status)
 	KDFDerive(keyset Handle, salt, info, out []byte) Status
 	RandomBytes(out []byte) Status
+
+	// Key-encryption keys and stored keysets. Specs and paths are passed as
+	// they are; the engine parses and checks them.
+	KEKOpen(engine Handle, spec string) (Handle, Status)
+	KEKKind(kek Handle) (uint32, Status)
+	KeysetSaveFile(keyset, kek Handle, path string) Status
+	KeysetLoadFile(engine, kek Handle, path string) (Handle, Status)
+	// KeysetFileInfo fills keys[:n] with the file's keys. If keys is too
+	// short it returns StatusBufferTooSmall and n = the key count.
+	KeysetFileInfo(path string, keys []KeyFileInfo) (info KeysetFileInfo, n int, st Status)
+	KeysetExportWrapped(keyset, kek Handle, out []byte) (int, Status)
+	KeysetImportWrapped(engine, kek Handle, blob []byte) (Handle, Status)
 
 	// Batch runs every item in one crossing (in-process) or one frame
 	// (daemon). The returned Status is the call's own (StatusOK when every

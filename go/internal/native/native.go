@@ -63,6 +63,9 @@ func (Native) Version() string { return C.GoString(C.kh_version()) }
 
 func (Native) BuildInfo() string { return C.GoString(C.kh_build_info()) }
 
+// RuntimeInfo is kh_runtime_info: the backends selected at engine start.
+func (Native) RuntimeInfo() string { return C.GoString(C.kh_runtime_info()) }
+
 func (Native) AlgSizes(alg uint32) (backend.AlgSizes, backend.Status) {
 	var s C.kh_alg_sizes
 	r := C.kh_alg_sizes_get(C.kh_alg(alg), &s)
