@@ -19,6 +19,10 @@ BUILD_TYPE ?= Release
 PREFIX     ?= /usr/local
 GO         ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 JOBS       ?= $(shell nproc)
+# Go's build cache does not hash the C archives cgo links, so a rebuilt
+# libkeyhold.a could be linked stale: putting its digest in CGO_CFLAGS makes
+# every change of the archive a new cache key.
+GO_CGO_ENV  = CGO_CFLAGS="-O2 -g -DKEYHOLD_LIB_SHA256=$$(sha256sum $(CURDIR)/build/lib/libkeyhold.a | cut -c1-16)"
 
 CXX_SOURCES = $(shell git ls-files '*.cc' '*.h' '*.c' 2>/dev/null | grep -v '^go/')
 
@@ -46,7 +50,7 @@ test-cpp: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
 test-go: build
-	@if [ -f go/go.mod ]; then cd go && $(GO) test -race -count=1 ./...; fi
+	@if [ -f go/go.mod ]; then cd go && $(GO_CGO_ENV) $(GO) test -race -count=1 ./...; fi
 
 # The built keyhold binary driven from the shell (exit codes, files, pipes).
 test-cli: build
@@ -64,7 +68,7 @@ bench-cpp: build
 	$(BUILD_DIR)/bin/keyhold_bench --benchmark_repetitions=$${REPS:-5} --benchmark_report_aggregates_only=true
 
 bench-go: build
-	cd go && $(GO) test -run '^$$' -bench . -benchmem -count $${REPS:-5} ./...
+	cd go && $(GO_CGO_ENV) $(GO) test -run '^$$' -bench . -benchmem -count $${REPS:-5} ./...
 
 lint: build
 	@scripts/install-deps lint

@@ -23,7 +23,7 @@ import (
 //	keyhold-open     AEAD.Open of that ciphertext
 //	keyhold-batch64  Engine.Batch, 64 messages per crossing
 //	keyhold-cipher   the cipher.AEAD adapter over a raw keyset
-//	stdlib / xcrypto crypto/cipher AES-GCM, x/crypto ChaCha20-Poly1305
+//	stdlib / xcrypto crypto/cipher AES-GCM, x/crypto ChaCha20-Poly1305 (seal; -open: open)
 //
 // Build with -tags keyhold_nohints to measure without the #cgo noescape /
 // nocallback hints (internal/native/hints.go).
@@ -98,6 +98,19 @@ func benchAEAD(b *testing.B, alg Algorithm, std func(key []byte) (cipher.AEAD, e
 			b.ReportAllocs()
 			for b.Loop() {
 				c.Seal(dst, nonce, pt, nil)
+			}
+		})
+		b.Run(fmt.Sprintf("size=%s/%s-open", sizeName(size), stdName), func(b *testing.B) {
+			c := must(std(randBytes(b, 32)))
+			nonce := make([]byte, c.NonceSize())
+			ct := c.Seal(nil, nonce, pt, nil)
+			dst := make([]byte, 0, size)
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.Open(dst, nonce, ct, nil); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}

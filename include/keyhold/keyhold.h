@@ -299,7 +299,10 @@ KH_EXPORT KH_NODISCARD kh_status kh_aead_encrypt(kh_handle keyset, const uint8_t
 
 /* kh_aead_decrypt selects the key named in the header and decrypts. Bad
  * format: KH_E_MALFORMED; unknown key id: KH_E_UNKNOWN_KEY; tag mismatch:
- * KH_E_AUTH_FAILED. out may alias ct exactly (in place). */
+ * KH_E_AUTH_FAILED. In place: out may overlap ct only when out starts
+ * exactly where the ciphertext body starts (ct + header + nonce); any other
+ * overlap, or out overlapping aad, is KH_E_INVALID_ARGUMENT. The same
+ * body-aligned rule holds for every call with an input and an output. */
 KH_EXPORT KH_NODISCARD kh_status kh_aead_decrypt(kh_handle keyset, const uint8_t* ct, size_t ct_len,
                                                  const uint8_t* aad, size_t aad_len, uint8_t* out,
                                                  size_t out_cap, size_t* out_len);
@@ -406,7 +409,10 @@ typedef enum kh_op {
   KH_OP_MAX_ENUM_ = 0x7FFFFFFF /* not an operation */
 } kh_op;
 
-/* kh_batch_item: one operation of a batch. The caller owns every buffer;
+/* kh_batch_item: one operation of a batch. Every (ptr, len) pair of an
+ * item follows the buffer rule (NULL with a non-zero length is
+ * KH_E_NULL_POINTER), including in2/in3 of operations that do not use them.
+ * The caller owns every buffer;
  * the engine reads in/in2/in3 and writes out in place (no copies). status
  * and out_len are outputs, with the same meaning as for the single call. */
 typedef struct kh_batch_item {

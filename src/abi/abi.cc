@@ -506,9 +506,13 @@ kh_status kh_batch(kh_batch_item* items, size_t count, size_t* out_failed) {
     kh_handle current = 0;
     for (size_t i = 0; i < count; ++i) {
       kh_batch_item* it = &items[i];
+      // Buffers are checked before the handle, in the single calls' order,
+      // so an item reports what the single call would.
+      kh_status s = BadIn(it->in, it->in_len) || BadIn(it->in2, it->in2_len) || BadIn(it->in3, it->in3_len)
+                        ? KH_E_NULL_POINTER
+                        : KH_OK;
       // One lookup per run of items on the same keyset.
-      kh_status s = KH_OK;
-      if (it->keyset != current || !ks.obj) {
+      if (s == KH_OK && (it->keyset != current || !ks.obj)) {
         ks.obj.reset();
         current = 0;
         s = Status(GetKeyset(it->keyset, &ks)).code();
