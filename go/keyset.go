@@ -20,14 +20,45 @@ import (
 // Close (or after its Engine's Close) returns an error matching ErrClosed,
 // never a crash.
 type Keyset struct {
-	e       *Engine
+	owned
+	e     *Engine
+	alg   Algorithm
+	raw   bool
+	sizes Sizes
+}
+
+// owned is a native handle owned by a Go object (a Keyset, a KEK): closed
+// once, by Close or, as a safety net, by a cleanup when the object is
+// collected; refused with ErrClosed after Close.
+type owned struct {
 	be      backend.Backend
 	h       backend.Handle
-	alg     Algorithm
-	raw     bool
-	sizes   Sizes
 	closed  atomic.Bool
 	cleanup runtime.Cleanup
+}
+
+// release closes the handle once; later calls return nil. A handle already
+// released with its engine counts as closed.
+func (o *owned) release(op string) error {
+	if !o.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	o.cleanup.Stop()
+	st := o.be.HandleClose(o.h)
+	if st == backend.StatusStaleHandle || st == backend.StatusEngineClosed {
+		st = backend.StatusOK
+	}
+	return newError(op, st)
+}
+
+// live returns the handle, or an error matching ErrClosed once released.
+// The engine itself also refuses a closed handle, so a release racing with
+// a call is safe either way.
+func (o *owned) live(op string) (backend.Handle, error) {
+	if o.closed.Load() {
+		return 0, &Error{Op: op, Code: StatusStaleHandle}
+	}
+	return o.h, nil
 }
 
 // KeysetOption configures NewKeyset.
@@ -46,7 +77,7 @@ func (e *Engine) newKeyset(op string, h backend.Handle, st backend.Status, alg A
 	if st != backend.StatusOK {
 		return nil, newError(op, st)
 	}
-	k := &Keyset{e: e, be: e.be, h: h, alg: alg, raw: raw, sizes: e.sizes[alg]}
+	k := &Keyset{owned: owned{be: e.be, h: h}, e: e, alg: alg, raw: raw, sizes: e.sizes[alg]}
 	k.cleanup = runtime.AddCleanup(k, closer.close, closer{be: e.be, h: h})
 	return k, nil
 }
@@ -106,28 +137,19 @@ func (e *Engine) ImportCryptoPublicKey(alg Algorithm, pub crypto.PublicKey) (*Ke
 
 // Close releases the keyset. It is idempotent: a second Close returns nil.
 func (k *Keyset) Close() error {
-	if k == nil || !k.closed.CompareAndSwap(false, true) {
+	if k == nil {
 		return nil
 	}
-	k.cleanup.Stop()
-	st := k.be.HandleClose(k.h)
-	if st == backend.StatusStaleHandle || st == backend.StatusEngineClosed {
-		st = backend.StatusOK // already released with its engine
-	}
-	return newError("keyset.close", st)
+	return k.release("keyset.close")
 }
 
 // handle returns the native handle, or an error matching ErrClosed once
-// Close was called. The engine itself also refuses a closed handle, so a
-// Close racing with a call is safe either way.
+// Close was called.
 func (k *Keyset) handle(op string) (backend.Handle, error) {
 	if k == nil {
 		return 0, &Error{Op: op, Code: StatusInvalidArgument}
 	}
-	if k.closed.Load() {
-		return 0, &Error{Op: op, Code: StatusStaleHandle}
-	}
-	return k.h, nil
+	return k.live(op)
 }
 
 // Algorithm returns the keyset's algorithm.

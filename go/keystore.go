@@ -4,7 +4,6 @@ import (
 	"encoding/hex"
 	"math"
 	"runtime"
-	"sync/atomic"
 	"time"
 
 	"keyhold.dev/keyhold/internal/backend"
@@ -16,12 +15,9 @@ import (
 // token. A KEK is safe for concurrent use; Close it when done (a keyset
 // saved under it keeps what it needs to go on writing its file).
 type KEK struct {
-	e       *Engine
-	be      backend.Backend
-	h       backend.Handle
-	kind    string
-	closed  atomic.Bool
-	cleanup runtime.Cleanup
+	owned
+	e    *Engine
+	kind string
 }
 
 // EnvKEK is the environment variable DefaultKEK reads: a KEK spec.
@@ -62,7 +58,7 @@ func (e *Engine) OpenKEK(spec string) (*KEK, error) {
 		e.be.HandleClose(h)
 		return nil, newError(op, st)
 	}
-	k := &KEK{e: e, be: e.be, h: h, kind: kekKindName(kind)}
+	k := &KEK{owned: owned{be: e.be, h: h}, e: e, kind: kekKindName(kind)}
 	k.cleanup = runtime.AddCleanup(k, closer.close, closer{be: e.be, h: h})
 	return k, nil
 }
@@ -95,25 +91,17 @@ func (k *KEK) Kind() string {
 
 // Close releases the KEK. It is idempotent: a second Close returns nil.
 func (k *KEK) Close() error {
-	if k == nil || !k.closed.CompareAndSwap(false, true) {
+	if k == nil {
 		return nil
 	}
-	k.cleanup.Stop()
-	st := k.be.HandleClose(k.h)
-	if st == backend.StatusStaleHandle || st == backend.StatusEngineClosed {
-		st = backend.StatusOK // already released with its engine
-	}
-	return newError("kek.close", st)
+	return k.release("kek.close")
 }
 
 func (k *KEK) handle(op string) (backend.Handle, error) {
 	if k == nil {
 		return 0, &Error{Op: op, Code: StatusInvalidArgument}
 	}
-	if k.closed.Load() {
-		return 0, &Error{Op: op, Code: StatusStaleHandle}
-	}
-	return k.h, nil
+	return k.live(op)
 }
 
 // Exportable makes a keyset that may leave its KEK: ExportWrapped works,

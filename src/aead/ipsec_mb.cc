@@ -30,6 +30,8 @@
 #include "aead/backends.h"
 
 #if KEYHOLD_HAVE_IPSEC_MB
+#include <openssl/crypto.h>
+
 #include <cstring>
 
 #include "aead/ipsec_mb_internal.h"
@@ -157,6 +159,46 @@ Status Manager(IMB_MGR** out) {
 }
 
 Status Check(IMB_MGR* mgr) { return imb_get_errno(mgr) == 0 ? OkStatus() : Status(KH_E_INTERNAL); }
+
+Status OnePassAead::Run(bool enc, ByteView nonce, ByteView aad1, ByteView aad2, ByteView in, uint8_t* out,
+                        uint8_t* tag) const {
+  IMB_MGR* mgr = nullptr;
+  KH_RETURN_IF_ERROR(Manager(&mgr));
+  JoinedAad joined(aad1, aad2);
+  KH_RETURN_IF_ERROR(joined.status());
+  return Crypt(mgr, enc, nonce, joined.view(), in, out, tag);
+}
+
+Status OnePassAead::Seal(ByteView nonce, ByteView aad1, ByteView aad2, ByteView pt, uint8_t* out) const {
+  if (!NonceLenOk(nonce.size())) return KH_E_INVALID_ARGUMENT;
+  if (pt.size() > max_plaintext_) return KH_E_TOO_LARGE;
+  if (out == nullptr) return KH_E_INTERNAL;
+  Status s = Run(true, nonce, aad1, aad2, pt, out, out + pt.size());
+  if (!s.ok()) OPENSSL_cleanse(out, pt.size() + kTagLen);
+  return s;
+}
+
+Status OnePassAead::Open(ByteView nonce, ByteView aad1, ByteView aad2, ByteView ct_tag, uint8_t* out) const {
+  if (ct_tag.size() < kTagLen) return KH_E_AUTH_FAILED;
+  const size_t n = ct_tag.size() - kTagLen;
+  // Refused before anything is written (as the OpenSSL backend does).
+  if (!NonceLenOk(nonce.size())) return KH_E_INVALID_ARGUMENT;
+  if (n > max_plaintext_) return KH_E_TOO_LARGE;
+  if (n != 0 && out == nullptr) return KH_E_INTERNAL;
+  // Copy the tag first: out may equal the ciphertext (in place).
+  uint8_t tag[kTagLen];
+  std::memcpy(tag, ct_tag.data() + n, kTagLen);
+  uint8_t computed[kTagLen];
+  // The plaintext goes straight to the caller's buffer and is wiped there
+  // unless the tag verifies: it is never returned before.
+  Status s = Run(false, nonce, aad1, aad2, ct_tag.first(n), out, computed);
+  if (s.ok() && CRYPTO_memcmp(computed, tag, kTagLen) != 0) s = KH_E_AUTH_FAILED;
+  // The computed tag is a valid tag for the caller's ciphertext: never
+  // leave it behind.
+  OPENSSL_cleanse(computed, sizeof(computed));
+  if (!s.ok() && n != 0) OPENSSL_cleanse(out, n);
+  return s;
+}
 
 JoinedAad::JoinedAad(ByteView a1, ByteView a2) {
   if (a1.empty() || a2.empty()) {

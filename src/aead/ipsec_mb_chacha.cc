@@ -29,53 +29,19 @@ using ipsecmb::JoinedAad;
 constexpr uint64_t kMaxPlaintext = (uint64_t{1} << 38) - 64;  // RFC 8439 section 2.8
 constexpr size_t kNonceLen = 12;
 
-class IpsecMbChaChaPoly final : public Aead {
+class IpsecMbChaChaPoly final : public ipsecmb::OnePassAead {
  public:
-  explicit IpsecMbChaChaPoly(secmem::SecretBytes key) : key_(std::move(key)) {}
+  explicit IpsecMbChaChaPoly(secmem::SecretBytes key) : OnePassAead(kMaxPlaintext), key_(std::move(key)) {}
 
   kh_alg alg() const override { return KH_ALG_CHACHA20_POLY1305; }
   bool NonceLenOk(size_t n) const override { return n == kNonceLen; }
-
-  Status Seal(ByteView nonce, ByteView aad1, ByteView aad2, ByteView pt, uint8_t* out) const override {
-    if (!NonceLenOk(nonce.size())) return KH_E_INVALID_ARGUMENT;
-    if (pt.size() > kMaxPlaintext) return KH_E_TOO_LARGE;
-    if (out == nullptr) return KH_E_INTERNAL;
-    Status s = Crypt(true, nonce, aad1, aad2, pt, out, out + pt.size());
-    if (!s.ok()) OPENSSL_cleanse(out, pt.size() + kTagLen);
-    return s;
-  }
-
-  Status Open(ByteView nonce, ByteView aad1, ByteView aad2, ByteView ct_tag, uint8_t* out) const override {
-    if (ct_tag.size() < kTagLen) return KH_E_AUTH_FAILED;
-    const size_t n = ct_tag.size() - kTagLen;
-    // Refused before anything is written (as the OpenSSL backend does).
-    if (!NonceLenOk(nonce.size())) return KH_E_INVALID_ARGUMENT;
-    if (n > kMaxPlaintext) return KH_E_TOO_LARGE;
-    if (n != 0 && out == nullptr) return KH_E_INTERNAL;
-    // Copy the tag first: out may equal the ciphertext (in place).
-    uint8_t tag[kTagLen];
-    std::memcpy(tag, ct_tag.data() + n, kTagLen);
-    uint8_t computed[kTagLen];
-    // The plaintext goes straight to the caller's buffer and is wiped there
-    // unless the tag verifies: it is never returned before.
-    Status s = Crypt(false, nonce, aad1, aad2, ct_tag.first(n), out, computed);
-    if (s.ok() && CRYPTO_memcmp(computed, tag, kTagLen) != 0) s = KH_E_AUTH_FAILED;
-    OPENSSL_cleanse(computed, sizeof(computed));
-    if (!s.ok() && n != 0) OPENSSL_cleanse(out, n);
-    return s;
-  }
 
  private:
   // Crypt: init (key, nonce, AAD), one update over in into out (out may
   // equal in.data()), finalize into tag. Every pointer and length the
   // library checks is valid here.
-  Status Crypt(bool enc, ByteView nonce, ByteView aad1, ByteView aad2, ByteView in, uint8_t* out,
-               uint8_t* tag) const {
-    IMB_MGR* mgr = nullptr;
-    KH_RETURN_IF_ERROR(ipsecmb::Manager(&mgr));
-    JoinedAad joined(aad1, aad2);
-    KH_RETURN_IF_ERROR(joined.status());
-    const ByteView aad = joined.view();
+  Status Crypt(IMB_MGR* mgr, bool enc, ByteView nonce, ByteView aad, ByteView in, uint8_t* out,
+               uint8_t* tag) const override {
     chacha20_poly1305_context_data ctx;
     // Each call resets the library's error report on entry: check each.
     IMB_CHACHA20_POLY1305_INIT(mgr, key_.data(), &ctx, nonce.data(), aad.data(), aad.size());

@@ -45,56 +45,21 @@ constexpr size_t kMinNonce = 1;
 constexpr size_t kMaxNonce = 128;
 constexpr size_t kOneShotNonce = IMB_GCM_IV_DATA_LEN;  // 12
 
-class IpsecMbGcm final : public Aead {
+class IpsecMbGcm final : public ipsecmb::OnePassAead {
  public:
-  IpsecMbGcm(secmem::SecretBytes block, const gcm_key_data* key) : block_(std::move(block)), key_(key) {}
+  IpsecMbGcm(secmem::SecretBytes block, const gcm_key_data* key)
+      : OnePassAead(kMaxPlaintext), block_(std::move(block)), key_(key) {}
 
   kh_alg alg() const override { return KH_ALG_AES256_GCM; }
   bool NonceLenOk(size_t n) const override { return n >= kMinNonce && n <= kMaxNonce; }
-
-  Status Seal(ByteView nonce, ByteView aad1, ByteView aad2, ByteView pt, uint8_t* out) const override {
-    if (!NonceLenOk(nonce.size())) return KH_E_INVALID_ARGUMENT;
-    if (pt.size() > kMaxPlaintext) return KH_E_TOO_LARGE;
-    if (out == nullptr) return KH_E_INTERNAL;
-    Status s = Crypt(true, nonce, aad1, aad2, pt, out, out + pt.size());
-    if (!s.ok()) OPENSSL_cleanse(out, pt.size() + kTagLen);
-    return s;
-  }
-
-  Status Open(ByteView nonce, ByteView aad1, ByteView aad2, ByteView ct_tag, uint8_t* out) const override {
-    if (ct_tag.size() < kTagLen) return KH_E_AUTH_FAILED;
-    const size_t n = ct_tag.size() - kTagLen;
-    // Refused before anything is written (as the OpenSSL backend does).
-    if (!NonceLenOk(nonce.size())) return KH_E_INVALID_ARGUMENT;
-    if (n > kMaxPlaintext) return KH_E_TOO_LARGE;
-    if (n != 0 && out == nullptr) return KH_E_INTERNAL;
-    // Copy the tag first: out may equal the ciphertext (in place).
-    uint8_t tag[kTagLen];
-    std::memcpy(tag, ct_tag.data() + n, kTagLen);
-    uint8_t computed[kTagLen];
-    // The plaintext goes straight to the caller's buffer and is wiped there
-    // unless the tag verifies: it is never returned before.
-    Status s = Crypt(false, nonce, aad1, aad2, ct_tag.first(n), out, computed);
-    if (s.ok() && CRYPTO_memcmp(computed, tag, kTagLen) != 0) s = KH_E_AUTH_FAILED;
-    // The computed tag is a valid tag for the caller's ciphertext: never
-    // leave it behind.
-    OPENSSL_cleanse(computed, sizeof(computed));
-    if (!s.ok() && n != 0) OPENSSL_cleanse(out, n);
-    return s;
-  }
 
  private:
   // Crypt runs one GCM pass over in into out (same length; out may equal
   // in.data()) and writes the 16-byte tag. Every pointer and length the
   // library checks is valid here (empty spans may be null: the library
   // only checks a pointer whose length is non-zero).
-  Status Crypt(bool enc, ByteView nonce, ByteView aad1, ByteView aad2, ByteView in, uint8_t* out,
-               uint8_t* tag) const {
-    IMB_MGR* mgr = nullptr;
-    KH_RETURN_IF_ERROR(ipsecmb::Manager(&mgr));
-    JoinedAad joined(aad1, aad2);
-    KH_RETURN_IF_ERROR(joined.status());
-    const ByteView aad = joined.view();
+  Status Crypt(IMB_MGR* mgr, bool enc, ByteView nonce, ByteView aad, ByteView in, uint8_t* out,
+               uint8_t* tag) const override {
     gcm_context_data ctx;
     Status s;
     if (nonce.size() == kOneShotNonce) {

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "aead/aead.h"
 #include "core/status.h"
 
 namespace keyhold::aead::ipsecmb {
@@ -44,6 +45,29 @@ class JoinedAad {
   std::unique_ptr<uint8_t[]> heap_;
   ByteView view_;
   Status status_;
+};
+
+// OnePassAead is the Aead contract both backends share around one library
+// pass (Crypt): argument checks before anything is written, the output
+// wiped on any failure, the tag compared in constant time, and decrypted
+// plaintext left in the caller's buffer only once the tag verifies.
+class OnePassAead : public Aead {
+ public:
+  explicit OnePassAead(uint64_t max_plaintext) : max_plaintext_(max_plaintext) {}
+  Status Seal(ByteView nonce, ByteView aad1, ByteView aad2, ByteView pt, uint8_t* out) const final;
+  Status Open(ByteView nonce, ByteView aad1, ByteView aad2, ByteView ct_tag, uint8_t* out) const final;
+
+ protected:
+  // Crypt runs one pass over in into out (same length; out may equal
+  // in.data()) with the joined AAD and writes the kTagLen-byte tag. The
+  // nonce length is already checked.
+  virtual Status Crypt(IMB_MGR* mgr, bool enc, ByteView nonce, ByteView aad, ByteView in, uint8_t* out,
+                       uint8_t* tag) const = 0;
+
+ private:
+  Status Run(bool enc, ByteView nonce, ByteView aad1, ByteView aad2, ByteView in, uint8_t* out,
+             uint8_t* tag) const;
+  uint64_t max_plaintext_;
 };
 
 }  // namespace keyhold::aead::ipsecmb
