@@ -63,17 +63,7 @@ func (a *app) encrypt(ksPath string, ad []byte, in, out string) error {
 			return err
 		}
 		var err error
-		if ks.Algorithm().Primitive() == keyhold.PrimitiveAEAD {
-			var aead *keyhold.AEAD
-			if aead, err = ks.AEAD(); err == nil {
-				ct, err = aead.Encrypt(pt, ad)
-			}
-		} else {
-			var daead *keyhold.DAEAD
-			if daead, err = ks.DAEAD(); err == nil {
-				ct, err = daead.Encrypt(pt, ad)
-			}
-		}
+		ct, err = crypt(ks, true, pt, ad)
 		if errors.Is(err, keyhold.ErrLimitExceeded) {
 			return &cliError{code: exitPolicy, err: err, msg: fmt.Sprintf(
 				"encrypt: the primary key of %s has reached its usage limit; rotate the keyset ('keyhold keyset rotate %s')", ksPath, ksPath)}
@@ -132,17 +122,7 @@ func (a *app) decrypt(ksPath string, ad []byte, in, out string) error {
 			return err
 		}
 		var err error
-		if ks.Algorithm().Primitive() == keyhold.PrimitiveAEAD {
-			var aead *keyhold.AEAD
-			if aead, err = ks.AEAD(); err == nil {
-				pt, err = aead.Decrypt(ct, ad)
-			}
-		} else {
-			var daead *keyhold.DAEAD
-			if daead, err = ks.DAEAD(); err == nil {
-				pt, err = daead.Decrypt(ct, ad)
-			}
-		}
+		pt, err = crypt(ks, false, ct, ad)
 		return inputError(cmd, "ciphertext", ksPath, ct, err)
 	})
 	if err != nil {
@@ -393,4 +373,26 @@ after rotation. With --verify TAG, check a tag instead: exit 0 if it is valid,
 	c.Flags().BoolVar(&asJSON, "json", false, "with --verify: print the result as JSON")
 	mustRequire(c, "keyset")
 	return c
+}
+
+// crypt encrypts or decrypts with whichever of AEAD and DAEAD the keyset
+// is (the caller checked it is one of them).
+func crypt(ks *keyhold.Keyset, encrypt bool, in, ad []byte) ([]byte, error) {
+	var c interface {
+		Encrypt(plaintext, associatedData []byte) ([]byte, error)
+		Decrypt(ciphertext, associatedData []byte) ([]byte, error)
+	}
+	var err error
+	if ks.Algorithm().Primitive() == keyhold.PrimitiveAEAD {
+		c, err = ks.AEAD()
+	} else {
+		c, err = ks.DAEAD()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if encrypt {
+		return c.Encrypt(in, ad)
+	}
+	return c.Decrypt(in, ad)
 }
