@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/sha256"
@@ -470,6 +471,14 @@ func TestExportPublic(t *testing.T) {
 				}
 			default:
 				t.Fatalf("public key %T", pub)
+			}
+
+			derKey, err := x509.ParsePKIXPublicKey(ok(t, nil, "keyset", "export-public", ks, "--format", "der").out)
+			if err != nil {
+				t.Fatalf("--format der: %v", err)
+			}
+			if !pub.(interface{ Equal(crypto.PublicKey) bool }).Equal(derKey) {
+				t.Error("--format der is not the PEM key")
 			}
 
 			var jwk map[string]string

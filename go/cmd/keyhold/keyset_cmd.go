@@ -328,18 +328,20 @@ func (a *app) keysetExportPublicCommand() *cobra.Command {
 	var format, out, key string
 	c := &cobra.Command{
 		Use:   "export-public FILE",
-		Short: "Export a signature keyset's public key (PEM or JWK)",
+		Short: "Export a signature keyset's public key (PEM, DER or JWK)",
 		Long: `Export the public key of a signature keyset's primary key (or of --key ID):
-pem is a SubjectPublicKeyInfo "PUBLIC KEY" block, jwk a JSON Web Key whose
-"kid" is the keyhold key id. Secret keys never leave the engine.`,
+pem is a SubjectPublicKeyInfo "PUBLIC KEY" block, der the same
+SubjectPublicKeyInfo as binary DER, jwk a JSON Web Key whose "kid" is the
+keyhold key id. Secret keys never leave the engine.`,
 		Example: `  keyhold keyset export-public signing.keyset -o signing.pub.pem
+  keyhold keyset export-public signing.keyset --format der -o signing.pub.der
   keyhold keyset export-public signing.keyset --format jwk`,
 		Args: argsExactly("FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path := args[0]
 			format = strings.ToLower(format)
-			if format != "pem" && format != "jwk" {
-				return usageErrorf("--format %q: expected pem or jwk", format)
+			if format != "pem" && format != "der" && format != "jwk" {
+				return usageErrorf("--format %q: expected pem, der or jwk", format)
 			}
 			var id uint32
 			if key != "" {
@@ -364,10 +366,10 @@ pem is a SubjectPublicKeyInfo "PUBLIC KEY" block, jwk a JSON Web Key whose
 			if err != nil {
 				return err
 			}
-			return a.writeOutput(output{path: out, what: "public key", perm: 0o644}, data)
+			return a.writeOutput(output{path: out, what: "public key", perm: 0o644, binary: format == "der"}, data)
 		},
 	}
-	c.Flags().StringVar(&format, "format", "pem", "pem or jwk")
+	c.Flags().StringVar(&format, "format", "pem", "pem, der or jwk")
 	c.Flags().StringVarP(&out, "out", "o", "", "output file, replaced atomically (default: standard output)")
 	c.Flags().StringVar(&key, "key", "", "key id (default: the primary)")
 	return c
@@ -391,8 +393,11 @@ func exportPublic(ks *keyhold.Keyset, id uint32, format string) ([]byte, error) 
 		}
 		return nil, wrap(err, "export-public: key %d", id)
 	}
-	if format == "pem" {
+	switch format {
+	case "pem":
 		return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), nil
+	case "der":
+		return der, nil
 	}
 	raw, err := ks.PublicKeyBytes(id, keyhold.PublicKeyRaw)
 	if err != nil {
