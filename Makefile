@@ -4,7 +4,7 @@
 #   make test      C++ tests (ctest) + the C smoke program + Go tests (-race) + CLI shell test
 #   make demo      the main job: a guided run of the engine end to end
 #   make bench     C++ (Google Benchmark) and Go (testing.B) benchmarks
-#   make lint      clang-format, clang-tidy, cppcheck, gofmt, go vet
+#   make lint      clang-format, clang-tidy, cppcheck, gofmt, go vet, staticcheck
 #   make sanitize  the C++ suite under ASan+UBSan and under TSan, the Go suite over an ASan library
 #   make fuzz      libFuzzer targets (FUZZ_SECONDS each) and the Go fuzz targets (docs/assurance.md)
 #   make ct        constant-time checks of keyhold's secret-dependent code under valgrind
@@ -19,6 +19,7 @@ BUILD_TYPE ?= Release
 PREFIX     ?= /usr/local
 GO         ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 JOBS       ?= $(shell nproc)
+STATICCHECK_VERSION ?= v0.8.2
 # Go's build cache does not hash the C archives cgo links, so a rebuilt
 # libkeyhold.a could be linked stale: putting its digest in CGO_CFLAGS makes
 # every change of the archive a new cache key.
@@ -78,7 +79,10 @@ lint: build
 	@echo "clang-tidy"; clang-tidy --quiet -p $(BUILD_DIR) $(filter src/%.cc,$(CXX_SOURCES)) 2>/dev/null
 	@if [ -f go/go.mod ]; then \
 	  echo "gofmt"; test -z "$$(cd go && gofmt -l .)" || { cd go && gofmt -l .; exit 1; }; \
-	  echo "go vet"; cd go && $(GO) vet ./...; \
+	  echo "go vet"; (cd go && $(GO) vet ./...) || exit 1; \
+	  echo "staticcheck $(STATICCHECK_VERSION)"; \
+	  GOBIN=$(CURDIR)/$(BUILD_DIR)/tools $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) && \
+	  cd go && $(CURDIR)/$(BUILD_DIR)/tools/staticcheck ./...; \
 	fi
 
 # Sanitizer builds live in their own directories; the suite must be clean.
