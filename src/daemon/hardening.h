@@ -1,0 +1,23 @@
+// Process hardening of keyholdd (docs/daemon.md, "Hardening").
+#pragma once
+
+#include <string>
+
+namespace keyhold::daemon {
+
+// NoDumps: not dumpable (no ptrace by other processes of the same uid, no
+// /proc/PID/mem), no core files. Called first thing.
+std::string NoDumps();
+
+// DropPrivileges: when running as root, switch to user (its uid, gid and
+// no supplementary groups); an empty user while root is an error (keyholdd
+// refuses to serve as root). A no-op when not root.
+std::string DropPrivileges(const std::string& user);
+
+// InstallSeccomp: a system-call allow-list for the serving phase (epoll,
+// sockets, reads and writes, memory, files for reloads and audit logs);
+// anything else kills the process. It also forbids mappings that are
+// writable and executable, or made executable later. Sets no_new_privs.
+std::string InstallSeccomp();
+
+}  // namespace keyhold::daemon
