@@ -1,6 +1,7 @@
 package keyhold
 
 import (
+	"context"
 	"runtime"
 
 	"keyhold.dev/keyhold/internal/backend"
@@ -55,6 +56,21 @@ func (a *AEAD) Decrypt(ciphertext, aad []byte) ([]byte, error) {
 // writes straight into dst. If dst's spare capacity overlaps plaintext or
 // aad, that input is copied first. On error dst is returned unchanged.
 func (a *AEAD) Seal(dst, plaintext, aad []byte) ([]byte, error) {
+	return a.seal(a.ks.be, dst, plaintext, aad)
+}
+
+// SealContext is Seal bound to ctx: in daemon mode its deadline and
+// cancellation end the wait for the daemon, with an error matching
+// ctx.Err(); in-process, ctx is checked before the call.
+func (a *AEAD) SealContext(ctx context.Context, dst, plaintext, aad []byte) ([]byte, error) {
+	be, err := withContext("aead.seal", a.ks.be, ctx)
+	if err != nil {
+		return dst, err
+	}
+	return a.seal(be, dst, plaintext, aad)
+}
+
+func (a *AEAD) seal(be backend.Backend, dst, plaintext, aad []byte) ([]byte, error) {
 	const op = "aead.seal"
 	k := a.ks
 	h, err := k.handle(op)
@@ -62,7 +78,7 @@ func (a *AEAD) Seal(dst, plaintext, aad []byte) ([]byte, error) {
 		return dst, err
 	}
 	out, st := growCall(dst, len(plaintext)+a.overhead, func(out []byte) (int, backend.Status) {
-		return k.be.AEADEncrypt(h, unaliased(out, plaintext), unaliased(out, aad), out)
+		return be.AEADEncrypt(h, unaliased(out, plaintext), unaliased(out, aad), out)
 	})
 	runtime.KeepAlive(k)
 	if st != backend.StatusOK {
@@ -77,6 +93,19 @@ func (a *AEAD) Seal(dst, plaintext, aad []byte) ([]byte, error) {
 // error dst is returned unchanged and nothing of the
 // plaintext is left in its spare capacity.
 func (a *AEAD) Open(dst, ciphertext, aad []byte) ([]byte, error) {
+	return a.open(a.ks.be, dst, ciphertext, aad)
+}
+
+// OpenContext is Open bound to ctx (see SealContext).
+func (a *AEAD) OpenContext(ctx context.Context, dst, ciphertext, aad []byte) ([]byte, error) {
+	be, err := withContext("aead.open", a.ks.be, ctx)
+	if err != nil {
+		return dst, err
+	}
+	return a.open(be, dst, ciphertext, aad)
+}
+
+func (a *AEAD) open(be backend.Backend, dst, ciphertext, aad []byte) ([]byte, error) {
 	const op = "aead.open"
 	k := a.ks
 	h, err := k.handle(op)
@@ -84,7 +113,7 @@ func (a *AEAD) Open(dst, ciphertext, aad []byte) ([]byte, error) {
 		return dst, err
 	}
 	out, st := growCall(dst, len(ciphertext)-a.overhead, func(out []byte) (int, backend.Status) {
-		return k.be.AEADDecrypt(h, unaliased(out, ciphertext), unaliased(out, aad), out)
+		return be.AEADDecrypt(h, unaliased(out, ciphertext), unaliased(out, aad), out)
 	})
 	runtime.KeepAlive(k)
 	if st != backend.StatusOK {

@@ -1,6 +1,7 @@
 package keyhold
 
 import (
+	"context"
 	"runtime"
 	"sync"
 
@@ -56,13 +57,29 @@ var batchItemsPool = sync.Pool{New: func() any { return new([]backend.BatchItem)
 // calls. In steady state (Dst with enough capacity, no
 // errors) Batch allocates nothing.
 func (e *Engine) Batch(items []BatchItem) (failed int, err error) {
+	return e.batchWith(e.be, items)
+}
+
+// BatchContext is Batch bound to ctx: in daemon mode its deadline and
+// cancellation end the wait for the daemon (the items then have no
+// result and the error matches ctx's); in-process, ctx is checked before
+// the batch starts, since a running call cannot be interrupted.
+func (e *Engine) BatchContext(ctx context.Context, items []BatchItem) (failed int, err error) {
+	be, err := withContext("batch", e.be, ctx)
+	if err != nil {
+		return 0, err
+	}
+	return e.batchWith(be, items)
+}
+
+func (e *Engine) batchWith(be backend.Backend, items []BatchItem) (failed int, err error) {
 	const op = "batch"
 	if err := e.check(op); err != nil {
 		return 0, err
 	}
 	for len(items) > 0 {
 		n := min(len(items), MaxBatch)
-		f, err := e.batch(items[:n])
+		f, err := e.batch(be, items[:n])
 		failed += f
 		if err != nil {
 			return failed, err
@@ -72,7 +89,7 @@ func (e *Engine) Batch(items []BatchItem) (failed int, err error) {
 	return failed, nil
 }
 
-func (e *Engine) batch(items []BatchItem) (int, error) {
+func (e *Engine) batch(be backend.Backend, items []BatchItem) (int, error) {
 	bp := batchItemsPool.Get().(*[]backend.BatchItem)
 	if cap(*bp) < len(items) {
 		*bp = make([]backend.BatchItem, len(items))
@@ -119,7 +136,7 @@ func (e *Engine) batch(items []BatchItem) (int, error) {
 		b.Out = out
 		it.Out = head // trimmed below
 	}
-	failed, st := e.be.Batch(bi)
+	failed, st := be.Batch(bi)
 	runtime.KeepAlive(items) // keeps the keysets alive through the call
 	if st != backend.StatusOK {
 		for i := range items {

@@ -22,10 +22,7 @@ func TestConcurrentUseAndClose(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			e := suite
 			if closeEngine {
-				var err error
-				if e, err = Open(WithInProcess()); err != nil {
-					t.Fatal(err)
-				}
+				e = openTestEngine(t)
 				defer e.Close()
 			}
 			ks, err := e.NewKeyset(AES256GCM)
@@ -157,10 +154,7 @@ func TestConcurrentKeysetUse(t *testing.T) {
 // TestCleanupClosesForgottenKeysets checks the safety net: a keyset that is
 // never closed is closed once the garbage collector finds it unreachable.
 func TestCleanupClosesForgottenKeysets(t *testing.T) {
-	e, err := Open(WithInProcess())
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := openTestEngine(t)
 	defer e.Close()
 	for i := 0; i < 10; i++ {
 		if _, err := e.NewKeyset(HMACSHA256); err != nil {

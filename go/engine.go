@@ -4,16 +4,26 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"keyhold.dev/keyhold/internal/backend"
+	"keyhold.dev/keyhold/internal/remote"
 )
 
-// EnvEndpoint is the environment variable that will select the daemon mode
-// (a keyholdd Unix socket address). It is reserved: this version runs only
-// in-process, and Open refuses a non-empty endpoint with ErrUnsupported
-// rather than silently keeping keys in the service's own process.
+// EnvEndpoint is the environment variable that selects the daemon mode:
+// the address of a keyholdd Unix socket, "unix:///run/keyholdd/keyholdd.sock".
+// When it is set, Open connects to that daemon with the pure-Go client
+// (no cgo needed) instead of starting an in-process engine; the API and
+// its errors are the same. An unreachable daemon is an error: Open never
+// falls back to keeping keys in the service's own process.
 const EnvEndpoint = "KEYHOLD_ENDPOINT"
+
+// EnvTimeout is the environment variable with the daemon client's default
+// timeout per request (a Go duration, "30s" if unset). A call with a
+// context deadline uses the earlier of the two.
+const EnvTimeout = "KEYHOLD_TIMEOUT"
 
 // ABIVersion is the major version of the C ABI this package was written
 // for. Open refuses a native library that reports another one.
@@ -26,13 +36,27 @@ type config struct {
 	endpoint  string
 	inProcess bool
 	ignoreEnv bool
+	timeout   time.Duration
+	conns     int
 	backend   backend.Backend // tests: a backend to use instead of the in-process one
 }
 
-// WithEndpoint selects the daemon mode with the given keyholdd address. It
-// is reserved for the daemon client: Open currently returns ErrUnsupported.
+// WithEndpoint selects the daemon mode with the given keyholdd address
+// ("unix:///path/to/socket"); it overrides KEYHOLD_ENDPOINT.
 func WithEndpoint(addr string) Option {
 	return func(c *config) { c.endpoint = addr }
+}
+
+// WithTimeout sets the daemon client's timeout per request (default 30 s,
+// or KEYHOLD_TIMEOUT). It has no effect in-process.
+func WithTimeout(d time.Duration) Option {
+	return func(c *config) { c.timeout = d }
+}
+
+// WithConnections sets how many connections the daemon client keeps to the
+// daemon (default 2); requests are pipelined on each.
+func WithConnections(n int) Option {
+	return func(c *config) { c.conns = n }
 }
 
 // WithInProcess selects the in-process engine even if KEYHOLD_ENDPOINT is
@@ -46,12 +70,37 @@ func WithoutEnvironment() Option {
 	return func(c *config) { c.ignoreEnv = true }
 }
 
+// remoteClients: one connection pool per daemon address and options,
+// shared by every Engine of the process (like net/http's transport): an
+// Engine is a namespace in the daemon, not a connection, and keysets of a
+// closed Engine must still get ErrClosed from the daemon.
+var (
+	remoteMu      sync.Mutex
+	remoteClients = map[string]*remote.Client{}
+)
+
+func remoteClient(endpoint string, opts remote.Options) (*remote.Client, error) {
+	key := fmt.Sprintf("%s|%d|%d", endpoint, opts.Conns, opts.Timeout)
+	remoteMu.Lock()
+	defer remoteMu.Unlock()
+	if c, ok := remoteClients[key]; ok {
+		return c, nil
+	}
+	c, err := remote.Dial(endpoint, opts)
+	if err != nil {
+		return nil, err
+	}
+	remoteClients[key] = c
+	return c, nil
+}
+
 // Engine is one keyhold engine: the owner of keysets. An Engine is safe for
 // concurrent use. Close it when done; closing it closes every keyset it
 // owns (their later use gives errors matching ErrClosed).
 type Engine struct {
 	be      backend.Backend
 	h       backend.Handle
+	client  *remote.Client // daemon mode only
 	closed  atomic.Bool
 	sizes   map[Algorithm]Sizes // read-only after Open
 	cleanup runtime.Cleanup
@@ -87,11 +136,29 @@ func Open(opts ...Option) (*Engine, error) {
 	if cfg.endpoint == "" && !cfg.ignoreEnv && !cfg.inProcess {
 		cfg.endpoint = os.Getenv(EnvEndpoint)
 	}
-	if cfg.endpoint != "" && !cfg.inProcess {
-		return nil, fmt.Errorf("keyhold: %s: daemon mode (%s) is not available in this version: %w",
-			op, EnvEndpoint, ErrUnsupported)
+	if cfg.timeout == 0 && !cfg.ignoreEnv {
+		if v := os.Getenv(EnvTimeout); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return nil, fmt.Errorf("keyhold: %s: %s=%q: not a positive duration: %w", op, EnvTimeout, v, ErrInvalidArgument)
+			}
+			cfg.timeout = d
+		}
 	}
 	be := cfg.backend
+	var client *remote.Client
+	if be == nil && cfg.endpoint != "" && !cfg.inProcess {
+		var err error
+		client, err = remoteClient(cfg.endpoint, remote.Options{Conns: cfg.conns, Timeout: cfg.timeout})
+		if err != nil {
+			return nil, fmt.Errorf("keyhold: %s: %w: %w", op, ErrUnavailable, err)
+		}
+		be = client.Backend()
+		if v := be.ABIVersion(); v != ABIVersion {
+			return nil, fmt.Errorf("keyhold: %s: the daemon's engine has ABI version %d, this package %d: %w",
+				op, v, ABIVersion, ErrABIMismatch)
+		}
+	}
 	if be == nil {
 		var err error
 		if be, err = inProcessBackend(); err != nil {
@@ -102,7 +169,7 @@ func Open(opts ...Option) (*Engine, error) {
 	if st != backend.StatusOK {
 		return nil, newError(op, st)
 	}
-	e := &Engine{be: be, h: h, sizes: make(map[Algorithm]Sizes, len(algorithms))}
+	e := &Engine{be: be, h: h, client: client, sizes: make(map[Algorithm]Sizes, len(algorithms))}
 	for _, a := range algorithms {
 		s, st := be.AlgSizes(uint32(a))
 		if st != backend.StatusOK {
@@ -133,6 +200,11 @@ func (e *Engine) Close() error {
 	if st == backend.StatusStaleHandle || st == backend.StatusEngineClosed {
 		st = backend.StatusOK
 	}
+	if e.client != nil && st == backend.StatusUnavailable {
+		// The daemon drops this engine's keysets with it; a daemon that
+		// is gone has nothing left to drop.
+		st = backend.StatusOK
+	}
 	return newError("engine.close", st)
 }
 
@@ -143,7 +215,8 @@ func (e *Engine) check(op string) error {
 	return nil
 }
 
-// Backend names the backend serving this engine: "native" in-process.
+// Backend names the backend serving this engine: "native" in-process,
+// "remote" for a keyholdd daemon.
 func (e *Engine) Backend() string { return e.be.Name() }
 
 // Version returns the engine library's version, "MAJOR.MINOR.PATCH".

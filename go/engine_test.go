@@ -8,12 +8,13 @@ import (
 )
 
 func TestEngineOpenClose(t *testing.T) {
-	e, err := Open(WithInProcess())
-	if err != nil {
-		t.Fatal(err)
+	e := openTestEngine(t)
+	want := "native"
+	if remoteMode() {
+		want = "remote"
 	}
-	if e.Backend() != "native" {
-		t.Errorf("Backend() = %q", e.Backend())
+	if e.Backend() != want {
+		t.Errorf("Backend() = %q, want %q", e.Backend(), want)
 	}
 	if v := e.Version(); strings.Count(v, ".") != 2 {
 		t.Errorf("Version() = %q, want MAJOR.MINOR.PATCH", v)
@@ -67,12 +68,34 @@ func TestEngineOpenClose(t *testing.T) {
 	}
 }
 
-func TestEngineEndpointReserved(t *testing.T) {
-	t.Setenv(EnvEndpoint, "/run/keyhold/keyholdd.sock")
-	if _, err := Open(); !errors.Is(err, ErrUnsupported) {
-		t.Errorf("Open with %s set: %v, want ErrUnsupported", EnvEndpoint, err)
-	} else if strings.Contains(err.Error(), "/run/keyhold") {
-		t.Errorf("error repeats the endpoint: %v", err)
+// TestEngineEndpoint: KEYHOLD_ENDPOINT selects the daemon; a daemon that
+// cannot be reached is ErrUnavailable (never a silent fallback to the
+// in-process engine), and the error does not repeat the address.
+func TestEngineEndpoint(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv(EnvEndpoint, "unix://"+dir+"/absent.sock")
+	if _, err := Open(); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("Open with %s naming no daemon: %v, want ErrUnavailable", EnvEndpoint, err)
+	}
+	if _, err := Open(WithoutEnvironment(), WithEndpoint("tcp://127.0.0.1:1")); err == nil {
+		t.Error("Open(WithEndpoint(tcp://...)): no error")
+	}
+	t.Setenv(EnvTimeout, "soon")
+	if _, err := Open(); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("Open with %s=soon: %v, want ErrInvalidArgument", EnvTimeout, err)
+	}
+	t.Setenv(EnvTimeout, "")
+	if remoteMode() {
+		t.Setenv(EnvEndpoint, testDaemonInstance.Endpoint())
+		e, err := Open()
+		if err != nil {
+			t.Fatalf("Open with %s set to the test daemon: %v", EnvEndpoint, err)
+		}
+		if e.Backend() != "remote" {
+			t.Errorf("Backend() = %q, want remote", e.Backend())
+		}
+		e.Close()
+		return
 	}
 	for _, opt := range []Option{WithInProcess(), WithoutEnvironment()} {
 		e, err := Open(opt)
@@ -80,10 +103,10 @@ func TestEngineEndpointReserved(t *testing.T) {
 			t.Errorf("Open ignoring the environment: %v", err)
 			continue
 		}
+		if e.Backend() != "native" {
+			t.Errorf("Backend() = %q, want native", e.Backend())
+		}
 		e.Close()
-	}
-	if _, err := Open(WithoutEnvironment(), WithEndpoint("/tmp/x.sock")); !errors.Is(err, ErrUnsupported) {
-		t.Errorf("Open(WithEndpoint): %v", err)
 	}
 }
 

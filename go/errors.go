@@ -1,6 +1,7 @@
 package keyhold
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"strconv"
@@ -39,7 +40,18 @@ const (
 	StatusInsecureFile    = Status(backend.StatusInsecureFile)
 	StatusKEKUnavailable  = Status(backend.StatusKEKUnavailable)
 	StatusNotFound        = Status(backend.StatusNotFound)
+
+	// Daemon mode only: failures of the transport, never of the engine.
+	StatusUnavailable      = Status(backend.StatusUnavailable)
+	StatusDeadlineExceeded = Status(backend.StatusDeadlineExceeded)
+	StatusCanceled         = Status(backend.StatusCanceled)
 )
+
+var transportNames = map[Status]struct{ name, text string }{
+	StatusUnavailable:      {"KH_GO_UNAVAILABLE", "daemon unavailable"},
+	StatusDeadlineExceeded: {"KH_GO_DEADLINE_EXCEEDED", "deadline exceeded"},
+	StatusCanceled:         {"KH_GO_CANCELED", "canceled"},
+}
 
 var statusNames = [...]struct{ name, text string }{
 	StatusOK:              {"KH_OK", "ok"},
@@ -75,6 +87,9 @@ func (s Status) Name() string {
 	if int(s) < len(statusNames) {
 		return statusNames[s].name
 	}
+	if t, ok := transportNames[s]; ok {
+		return t.name
+	}
 	return "KH_E_UNKNOWN_STATUS"
 }
 
@@ -83,6 +98,9 @@ func (s Status) Name() string {
 func (s Status) String() string {
 	if int(s) < len(statusNames) {
 		return statusNames[s].text
+	}
+	if t, ok := transportNames[s]; ok {
+		return t.text
 	}
 	return "unknown status " + strconv.FormatUint(uint64(s), 10)
 }
@@ -117,6 +135,12 @@ func (e *Error) Is(target error) bool {
 	}
 	if target == fs.ErrNotExist {
 		return e.Code == StatusNotFound
+	}
+	if target == context.DeadlineExceeded {
+		return e.Code == StatusDeadlineExceeded
+	}
+	if target == context.Canceled {
+		return e.Code == StatusCanceled
 	}
 	t, ok := target.(*Error)
 	return ok && t.Op == "" && t.Code == e.Code
@@ -161,6 +185,19 @@ var (
 // after it or its engine was closed: StatusStaleHandle and
 // StatusEngineClosed.
 var ErrClosed = errors.New("keyhold: closed")
+
+// ErrUnavailable (daemon mode): the daemon could not be reached or the
+// connection was lost before the answer came. The client redials with
+// backoff, so a later call succeeds once the daemon is back. A call that
+// failed this way may or may not have run in the daemon.
+var ErrUnavailable = &Error{Code: StatusUnavailable}
+
+// ErrDeadlineExceeded (daemon mode) also matches context.DeadlineExceeded;
+// ErrCanceled matches context.Canceled.
+var (
+	ErrDeadlineExceeded = &Error{Code: StatusDeadlineExceeded}
+	ErrCanceled         = &Error{Code: StatusCanceled}
+)
 
 // ErrABIMismatch is returned by Open when the linked native library speaks
 // another major ABI version than this package was written for.

@@ -28,7 +28,13 @@ func atSuiteEnd(f func()) {
 }
 
 func TestMain(m *testing.M) {
-	e, err := Open(WithInProcess())
+	var e *Engine
+	var err error
+	if os.Getenv(envTestDaemon) != "" {
+		e, err = startSuiteDaemon()
+	} else {
+		e, err = Open(WithInProcess())
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "keyhold tests: cannot open the engine:", err)
 		os.Exit(1)
@@ -51,6 +57,16 @@ func TestMain(m *testing.M) {
 	if err := e.Close(); err != nil {
 		fmt.Fprintln(os.Stderr, "keyhold tests: engine close:", err)
 		code = 1
+	}
+	if testDaemonInstance != nil {
+		if err := testDaemonInstance.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "keyhold tests: keyholdd did not stop cleanly:", err)
+			code = 1
+		}
+		if code != 0 {
+			fmt.Fprintln(os.Stderr, "keyholdd log:\n"+testDaemonInstance.Log())
+		}
+		os.RemoveAll(testDaemonInstance.Dir)
 	}
 	os.Exit(code)
 }

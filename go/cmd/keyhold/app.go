@@ -26,6 +26,9 @@ type app struct {
 
 	engine *keyhold.Engine
 	kek    *keyhold.KEK
+	// command is the running subcommand's name; the data commands follow
+	// KEYHOLD_ENDPOINT to a daemon (see daemonEndpoint).
+	command string
 
 	// Tests: stand-in for the terminal check and the input limit.
 	forceTTY func(any) bool
@@ -70,10 +73,32 @@ func (a *app) close() {
 	}
 }
 
-// openEngine opens the in-process engine, which runs the power-on
-// self-test. The CLI works on local keyset files, so it never follows
-// KEYHOLD_ENDPOINT to a daemon.
+// daemonCommands use a keyset without changing its file: with
+// KEYHOLD_ENDPOINT set they ask the daemon to do the work, and the CLI
+// reads no secret. Managing keyset files (create, rotate, ...) needs the
+// KEK and always runs in-process; the daemon picks changes up on SIGHUP.
+var daemonCommands = map[string]bool{"encrypt": true, "decrypt": true, "sign": true, "verify": true, "mac": true}
+
+// daemonEndpoint is the daemon this command uses, "" for in-process.
+func (a *app) daemonEndpoint() string {
+	if !daemonCommands[a.command] {
+		return ""
+	}
+	return os.Getenv(keyhold.EnvEndpoint)
+}
+
+// openEngine opens the engine: in-process (running the power-on
+// self-test), or for a data command with KEYHOLD_ENDPOINT set, the
+// daemon's.
 func (a *app) openEngine() (*keyhold.Engine, error) {
+	if ep := a.daemonEndpoint(); ep != "" && a.engine == nil {
+		e, err := keyhold.Open(keyhold.WithEndpoint(ep))
+		if err != nil {
+			return nil, &cliError{code: exitIO, err: err, msg: "the keyholdd daemon at " + keyhold.EnvEndpoint + " is unavailable: " + describe(err)}
+		}
+		a.engine = e
+		return e, nil
+	}
 	if a.engine != nil {
 		return a.engine, nil
 	}
@@ -234,6 +259,9 @@ func (a *app) useKeyset(path string, save bool, fn func(*keyhold.Keyset) error) 
 	if err != nil {
 		return err
 	}
+	if a.daemonEndpoint() != "" {
+		return a.useDaemonKeyset(e, path, fn)
+	}
 	kek, err := a.openKEK(false)
 	if err != nil {
 		return err
@@ -261,6 +289,39 @@ func (a *app) useKeyset(path string, save bool, fn func(*keyhold.Keyset) error) 
 		if err := ks.Save(path, kek); err != nil {
 			return wrap(err, "saving keyset %s", path)
 		}
+	}
+	return nil
+}
+
+// useDaemonKeyset runs fn on the daemon's copy of the keyset that the file
+// at path names (its keyset id, read from the public metadata). The daemon
+// keeps the use counts; nothing is written here.
+func (a *app) useDaemonKeyset(e *keyhold.Engine, path string, fn func(*keyhold.Keyset) error) error {
+	kek, err := e.OpenKEK("default")
+	if err != nil {
+		return wrap(err, "daemon KEK")
+	}
+	defer kek.Close()
+	ks, err := e.LoadKeyset(path, kek)
+	switch {
+	case errors.Is(err, keyhold.ErrNotFound) && fileExists(path):
+		return &cliError{code: exitPolicy, err: err, msg: "keyset " + path + ": the daemon has not loaded this keyset (start keyholdd with --keyset " + path + ")"}
+	case errors.Is(err, keyhold.ErrPolicyDenied):
+		return &cliError{code: exitPolicy, err: err, msg: "keyset " + path + ": the daemon does not allow this user to use it"}
+	case errors.Is(err, keyhold.ErrUnavailable):
+		return &cliError{code: exitIO, err: err, msg: "the keyholdd daemon is unavailable: " + describe(err)}
+	case err != nil:
+		return loadError("keyset "+path, nil, nil, err)
+	}
+	defer ks.Close()
+	if err := fn(ks); err != nil {
+		if errors.Is(err, keyhold.ErrUnavailable) {
+			return &cliError{code: exitIO, err: err, msg: "the keyholdd daemon is unavailable: " + describe(err)}
+		}
+		if errors.Is(err, keyhold.ErrIO) {
+			return &cliError{code: exitIO, err: err, msg: "keyset " + path + ": the daemon could not record use counts in the keyset file (its user needs write access to the file and its directory)"}
+		}
+		return err
 	}
 	return nil
 }

@@ -104,6 +104,7 @@ func (a *app) rootCommand() *cobra.Command {
 	root.PersistentFlags().StringVar(&a.kekSpec, "kek", "",
 		"key-encryption key spec: file:PATH, env:NAME or pkcs11:... (default: $KEYHOLD_KEK, else the master key in $KEYHOLD_HOME)")
 	root.CompletionOptions.HiddenDefaultCmd = true
+	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) { a.command = cmd.Name() }
 
 	root.AddCommand(
 		a.keysetCommand(),

@@ -21,6 +21,8 @@
 // slice after the method returns.
 package backend
 
+import "context"
+
 // Handle is an opaque engine object reference (slot + generation).
 type Handle uint64
 
@@ -55,6 +57,25 @@ const (
 	StatusKEKUnavailable  Status = 23
 	StatusNotFound        Status = 24
 )
+
+// Go-only statuses: failures of the transport to a daemon, never returned
+// by the engine. They are far above every kh_status so the two never meet.
+const (
+	// StatusUnavailable: the daemon could not be reached, or the connection
+	// was lost before the answer arrived.
+	StatusUnavailable Status = 0x10000
+	// StatusDeadlineExceeded: the call's context deadline passed first.
+	StatusDeadlineExceeded Status = 0x10001
+	// StatusCanceled: the call's context was cancelled first.
+	StatusCanceled Status = 0x10002
+)
+
+// ContextBackend is implemented by backends whose calls can be bound to a
+// context (the daemon client). The in-process backend cannot interrupt a
+// call once it is made, so it does not implement it.
+type ContextBackend interface {
+	WithContext(ctx context.Context) Backend
+}
 
 // ABIVersion is the KH_ABI_VERSION this binding was written for.
 const ABIVersion = 1
