@@ -50,8 +50,14 @@ test: test-cpp test-go test-cli
 test-cpp: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
+# The Go suite twice: in-process (cgo, -race), then against a real keyholdd
+# on a real socket through the pure-Go client built with CGO_ENABLED=0 (the
+# conformance run of the daemon mode, plus its fault and bad-input tests).
 test-go: build
-	@if [ -f go/go.mod ]; then cd go && $(GO_CGO_ENV) $(GO) test -race -count=1 ./...; fi
+	cd go && $(GO_CGO_ENV) $(GO) test -race -count=1 ./...
+	@echo "Go suite against keyholdd (pure-Go client, CGO_ENABLED=0)"
+	cd go && CGO_ENABLED=0 KEYHOLD_TEST_DAEMON=$(CURDIR)/$(BUILD_DIR)/bin/keyholdd \
+	  KEYHOLD_TEST_CLI=$(CURDIR)/$(BUILD_DIR)/bin/keyhold $(GO) test -count=1 . ./internal/remote
 
 # The built keyhold binary driven from the shell (exit codes, files, pipes).
 test-cli: build

@@ -94,8 +94,16 @@ func newTestDaemon(bin, cli string) (*testDaemon, error) {
 	return d, nil
 }
 
+// env is the environment of the daemon and of the in-process CLI runs
+// that manage its files: its own KEYHOLD_HOME, no endpoint.
 func (d *testDaemon) env() []string {
-	return append(os.Environ(), "KEYHOLD_HOME="+filepath.Join(d.Dir, "home"))
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, EnvEndpoint+"=") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, "KEYHOLD_HOME="+filepath.Join(d.Dir, "home"))
 }
 
 func (d *testDaemon) cli(args ...string) error {

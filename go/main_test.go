@@ -28,6 +28,10 @@ func atSuiteEnd(f func()) {
 }
 
 func TestMain(m *testing.M) {
+	if os.Getenv("KEYHOLD_TEST_PROBE") != "" {
+		// A child process of TestDaemonOtherUID: no suite engine.
+		os.Exit(m.Run())
+	}
 	var e *Engine
 	var err error
 	if os.Getenv(envTestDaemon) != "" {

@@ -48,6 +48,7 @@ constexpr const char* kUsage =
     "  --drain-timeout-ms N   on SIGTERM, answer received requests for at most N ms (default 10000)\n"
     "  --metrics-listen H:P   serve Prometheus metrics over HTTP on this TCP address\n"
     "  --socket-mode OCTAL    mode of the socket file (0660 or stricter)\n"
+    "  --buffer-budget-mib N  memory for frames above 64 KiB being received, all connections (default 64)\n"
     "  --no-seccomp           do not install the system-call allow-list (debugging only)\n"
     "  --debug                debug logs\n"
     "  --help, --version\n"
@@ -123,7 +124,9 @@ std::string LoadDaemonTable(const std::string& path, Config* cfg, bool acl_only)
     return "";
   }
   std::vector<AclRule> acl;
-  for (const auto& [k, v] : *d) {
+  for (const auto& [k, node] : *d) {
+    // A named reference: clang 14 cannot capture a structured binding.
+    const toml::node& v = node;
     std::string key(k.str());
     std::string err;
     auto str = [&](std::string* out) {
@@ -279,7 +282,11 @@ std::string Configure(int argc, char** argv, Config* cfg, bool* exit_now) {
       err = u32(&cfg->read_timeout_ms);
     else if (a == "--drain-timeout-ms")
       err = u32(&cfg->drain_timeout_ms);
-    else if (a == "--socket-mode")
+    else if (a == "--buffer-budget-mib") {
+      uint32_t mib = 0;
+      err = u32(&mib);
+      cfg->buffer_budget = uint64_t{mib} << 20;
+    } else if (a == "--socket-mode")
       err = ParseU32(v, &cfg->socket_mode, 8) ? "" : "flag --socket-mode: not octal";
     else
       return "unknown flag " + a + " (see --help)";

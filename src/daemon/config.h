@@ -51,7 +51,7 @@ struct Config {
   uint32_t idle_timeout_ms = 300'000;   // no frame at all for this long: close
   uint32_t read_timeout_ms = 10'000;    // a started frame not complete after this: close
   uint32_t drain_timeout_ms = 10'000;   // SIGTERM: answer what was received, at most this long
-  uint64_t buffer_budget = 256u << 20;  // bytes of frames being received, all connections together
+  uint64_t buffer_budget = 64u << 20;   // bytes of large frames being received, all connections together
   uint32_t max_objects_per_uid = 4096;  // engines and keysets a uid may create in the daemon
   bool seccomp = true;
   bool foreground_log_debug = false;

@@ -131,7 +131,7 @@ Status Registry::Add(kh_handle h, uid_t owner, uint64_t engine_token, uint64_t* 
   uint64_t t = 0;
   do {
     KH_RETURN_IF_ERROR(kh_random_bytes(reinterpret_cast<uint8_t*>(&t), sizeof t));
-    t &= ~(uint64_t{1} << 63);
+    t &= ~(uint64_t{3} << 62);  // bit 63: stored keysets; bit 62: never issued (clients' own)
   } while (t == 0 || map_.count(t) != 0);
   map_[t] = Entry{h, owner, engine_token};
   ++n;
@@ -370,6 +370,19 @@ class Exec {
     return KH_OK;
   }
 
+  // Lookup resolves a keyset handle the caller may use for something,
+  // without naming an operation.
+  kh_status Lookup(uint64_t token, kh_handle* h) {
+    if (IsStoredToken(token)) {
+      const StoredKeyset* ks = st_.FindToken(token);
+      if (ks == nullptr) return KH_E_STALE_HANDLE;
+      if (st_.Classes(c_, ks) == 0) return KH_E_POLICY_DENIED;
+      *h = ks->handle;
+      return KH_OK;
+    }
+    return svc_->registry().Resolve(token, c_.uid, /*engine=*/false, h).code();
+  }
+
   kh_status Deny(uint16_t op, const std::string& keyset) {
     svc_->metrics().Denied();
     Log(Level::kWarn, "denied",
@@ -546,6 +559,7 @@ kh_status Exec::Run(const wire::RequestItem& it, ItemOut o, uint64_t* value, siz
       return Strings(kh_runtime_info(), o, value, out_len);
     case Op::kAlgSizes: {
       kh_alg_sizes z{};
+      if (it.arg > 0x7FFFFFFF) return KH_E_UNSUPPORTED;
       if ((s = kh_alg_sizes_get(static_cast<kh_alg>(it.arg), &z)) != KH_OK) return s;
       uint8_t b[28];
       const uint32_t f[7] = {z.key_len,  z.nonce_len,      z.tag_len,       z.header_len,
@@ -587,6 +601,9 @@ kh_status Exec::Run(const wire::RequestItem& it, ItemOut o, uint64_t* value, siz
       kh_handle e = 0;
       if ((s = svc_->registry().Resolve(it.handle, c_.uid, true, &e).code()) != KH_OK) return s;
       kh_handle k = 0;
+      // kh_alg's values stop at 0x7FFFFFFF: a larger one names no algorithm
+      // (and must not be cast to the enum).
+      if (it.arg > 0x7FFFFFFF) return KH_E_UNSUPPORTED;
       auto alg = static_cast<kh_alg>(it.arg);
       if (op == static_cast<uint16_t>(Op::kKeysetGenerate)) {
         s = kh_keyset_generate(e, alg, it.arg2, &k);
@@ -717,7 +734,14 @@ void Service::Handle(const Caller& caller, const wire::FrameHeader& h,
       x.in3_len = it.in3.size();
       x.out = outs[i];
       x.out_cap = it.out_cap;
-      statuses[i] = ex.Keyset(it.handle, it.op, &x.keyset);
+      if (wire::IsBatchable(it.op)) {
+        statuses[i] = ex.Keyset(it.handle, it.op, &x.keyset);
+      } else {
+        // kh_batch's order: the handle first, then the op.
+        kh_handle ignored = 0;
+        statuses[i] = ex.Lookup(it.handle, &ignored);
+        if (statuses[i] == KH_OK) statuses[i] = KH_E_INVALID_ARGUMENT;
+      }
       if (statuses[i] != KH_OK) x.keyset = 0;
     }
     size_t failed = 0;

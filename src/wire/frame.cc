@@ -182,7 +182,9 @@ Status DecodeRequest(ByteView body, FrameHeader* header, std::vector<RequestItem
     it.arg2 = GetU32(f + 16);
     it.out_cap = GetU32(f + 20);
     if (it.flags != 0) return KH_E_UNSUPPORTED;
-    if (batch ? !IsBatchable(it.op) : it.op != h.op) return KH_E_UNSUPPORTED;
+    // A batch item may name any op: as with kh_batch, an op that cannot be
+    // batched is that item's error (KH_E_INVALID_ARGUMENT), not the frame's.
+    if (!batch && it.op != h.op) return KH_E_UNSUPPORTED;
     if (it.out_cap > kMaxFrameLen) return KH_E_TOO_LARGE;
     if (!r.View(GetU32(f + 24), &it.in) || !r.View(GetU32(f + 28), &it.in2) ||
         !r.View(GetU32(f + 32), &it.in3)) {

@@ -133,9 +133,10 @@ Status DecodeHeader(ByteView body, FrameHeader* out);
 // prefix): the header, then exactly header.count items and nothing after
 // them. Each item's lengths are checked against the remaining bytes before
 // any view is formed. KH_E_MALFORMED for any inconsistency, KH_E_UNSUPPORTED
-// for an unknown op (frame or item), another version or a reserved field
-// that is not 0. A kBatch frame carries 1..kMaxItems items of batchable
-// ops; any other frame exactly one item whose op equals the frame's.
+// for an unknown frame op, another version or a reserved field that is not
+// 0. A kBatch frame carries 1..kMaxItems items (an item's op is checked when
+// it runs, as kh_batch does); any other frame exactly one item whose op
+// equals the frame's.
 Status DecodeRequest(ByteView body, FrameHeader* header, std::vector<RequestItem>* items);
 
 // DecodeResponse parses a response body the same way (used by the tests,
