@@ -5,8 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <fstream>
 
+#include "daemon/config.h"
 #include "daemon/service.h"
+#include "keystore_util.h"
 #include "wire/frame.h"
 
 namespace keyhold {
@@ -290,6 +293,62 @@ TEST_F(ServiceTest, UndecodableFramesGetAFrameStatus) {
   EXPECT_EQ(h.status, static_cast<uint32_t>(KH_E_UNSUPPORTED));
   EXPECT_EQ(h.request_id, 7u);
   EXPECT_TRUE(out.empty());
+}
+
+}  // namespace
+}  // namespace keyhold
+
+namespace keyhold {
+namespace {
+
+daemon::Config ConfigureWith(std::vector<std::string> args, std::string* err) {
+  std::vector<char*> argv;
+  static char name[] = "keyholdd";
+  argv.push_back(name);
+  for (std::string& a : args) argv.push_back(a.data());
+  daemon::Config cfg;
+  bool exit_now = false;
+  *err = daemon::Configure(static_cast<int>(argv.size()), argv.data(), &cfg, &exit_now);
+  return cfg;
+}
+
+TEST(DaemonConfigTest, ShippedExampleParses) {
+  std::string err;
+  daemon::Config cfg =
+      ConfigureWith({"--config", std::string(KEYHOLD_TESTDATA_DIR) + "/../packaging/keyholdd.toml.example",
+                     "--socket", "/tmp/s"},
+                    &err);
+  ASSERT_EQ(err, "");
+  EXPECT_EQ(cfg.keyset_paths.size(), 2u);
+  ASSERT_EQ(cfg.acl.size(), 3u);
+  EXPECT_EQ(cfg.acl[0].classes, daemon::kClassEncrypt | daemon::kClassDecrypt | daemon::kClassInfo);
+  EXPECT_EQ(cfg.acl[2].classes, daemon::kClassMetrics);
+  EXPECT_EQ(cfg.socket_mode, 0660u);
+}
+
+TEST(DaemonConfigTest, ErrorsNameTheKey) {
+  testing::TempDir dir;
+  auto with = [&](const std::string& toml) {
+    std::string path = dir / "k.toml";
+    std::ofstream(path) << toml;
+    std::string err;
+    ConfigureWith({"--config", path, "--socket", "/tmp/s"}, &err);
+    return err;
+  };
+  EXPECT_NE(with("[daemon]\nsokcet = \"/x\"\n").find("unknown key \"sokcet\""), std::string::npos);
+  EXPECT_NE(with("[daemon]\nworkers = \"two\"\n").find("daemon.workers"), std::string::npos);
+  EXPECT_NE(
+      with("[[daemon.allow]]\nuid = 1\nops = [\"encrpyt\"]\n").find("unknown operation class \"encrpyt\""),
+      std::string::npos);
+  EXPECT_NE(with("[[daemon.allow]]\nops = [\"*\"]\n").find("needs uid, gid, user or group"),
+            std::string::npos);
+  EXPECT_NE(with("[daemon\n").find("line 1"), std::string::npos);
+  EXPECT_EQ(with("[daemon]\nsocket_mode = \"0666\"\n").find("0660 or stricter") != std::string::npos, true);
+  std::string err;
+  ConfigureWith({"--socket", "/tmp/s", "--workers", "x"}, &err);
+  EXPECT_NE(err.find("--workers"), std::string::npos);
+  ConfigureWith({"--keyset", "a"}, &err);
+  EXPECT_NE(err.find("no socket"), std::string::npos);
 }
 
 }  // namespace

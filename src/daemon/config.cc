@@ -105,7 +105,6 @@ std::string ParseRule(const toml::table& t, size_t index, AclRule* rule) {
   }
   if (!rule->uid && !rule->gid) return where + ": needs uid, gid, user or group";
   if (rule->classes == 0) return where + ".ops: missing or empty";
-  if (rule->keysets.empty()) return where + ".keysets: missing or empty (use [\"*\"] for every keyset)";
   return "";
 }
 
