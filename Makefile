@@ -70,6 +70,8 @@ demo: build
 # side-by-side tables of docs/performance.md (REPS repetitions, medians).
 bench: build
 	@GO=$(GO) BUILD_DIR=$(BUILD_DIR) scripts/bench-report --reps $${REPS:-5}
+	@echo; echo "## In-process vs keyholdd (scripts/bench-daemon)"
+	@GO=$(GO) BUILD_DIR=$(BUILD_DIR) scripts/bench-daemon --reps $${REPS:-5}
 
 bench-cpp: build
 	$(BUILD_DIR)/bin/keyhold_bench --benchmark_repetitions=$${REPS:-5} --benchmark_report_aggregates_only=true
