@@ -31,7 +31,9 @@ func main() {
 }
 
 func run(w io.Writer) error {
-	engine, err := keyhold.Open(keyhold.WithInProcess())
+	// In-process by default; KEYHOLD_ENDPOINT=unix:///path runs the same code
+	// against a keyholdd daemon (scripts/demo-daemon does).
+	engine, err := keyhold.Open()
 	if err != nil {
 		return err
 	}

@@ -93,6 +93,9 @@ func (a *app) daemonEndpoint() string {
 func (a *app) openEngine() (*keyhold.Engine, error) {
 	if ep := a.daemonEndpoint(); ep != "" && a.engine == nil {
 		e, err := keyhold.Open(keyhold.WithEndpoint(ep))
+		if errors.Is(err, keyhold.ErrPolicyDenied) {
+			return nil, &cliError{code: exitPolicy, err: err, msg: "the keyholdd daemon at " + keyhold.EnvEndpoint + " does not serve this user"}
+		}
 		if err != nil {
 			return nil, &cliError{code: exitIO, err: err, msg: "the keyholdd daemon at " + keyhold.EnvEndpoint + " is unavailable: " + describe(err)}
 		}
