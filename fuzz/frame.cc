@@ -45,6 +45,9 @@ struct World {
     Make(static_cast<uint16_t>(Op::kKeysetGenerate), tokens[0], KH_ALG_HMAC_SHA256);
     Make(static_cast<uint16_t>(Op::kKeysetGenerate), tokens[0], KH_ALG_ED25519);
   }
+  // A leaked singleton (LLVMFuzzerTestOneInput): never copied.
+  World(const World&) = delete;
+  World& operator=(const World&) = delete;
   void Make(uint16_t op, uint64_t handle, uint32_t arg) {
     FrameHeader h;
     h.op = op;

@@ -29,15 +29,6 @@ const (
 // remoteMode reports whether the suite runs against a daemon.
 func remoteMode() bool { return suite != nil && suite.Backend() == "remote" }
 
-// inProcessOnly skips a test of something the daemon client does not
-// offer by design (writing keyset files, exports, KEK handles with keys).
-func inProcessOnly(t testing.TB, why string) {
-	t.Helper()
-	if remoteMode() {
-		t.Skip("in-process only: " + why)
-	}
-}
-
 // openTestEngine opens another engine in the suite's mode.
 func openTestEngine(t testing.TB, opts ...Option) *Engine {
 	t.Helper()

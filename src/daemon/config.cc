@@ -1,8 +1,6 @@
 #include "daemon/config.h"
 
-#include <grp.h>
 #include <keyhold/keyhold.h>
-#include <pwd.h>
 #include <toml++/toml.h>
 #include <unistd.h>
 
@@ -12,6 +10,7 @@
 #include <cstring>
 
 #include "build_info.h"
+#include "daemon/hardening.h"
 
 namespace keyhold::daemon {
 
@@ -77,30 +76,30 @@ std::string ParseRule(const toml::table& t, size_t index, AclRule* rule) {
       rule->gid = static_cast<gid_t>(*n);
     } else if (key == "user") {
       auto s = v.value<std::string>();
-      const passwd* pw = s ? getpwnam(s->c_str()) : nullptr;
-      if (pw == nullptr) return where + ".user: no such user";
-      rule->uid = pw->pw_uid;
+      std::optional<UserIds> ids = s ? LookupUser(*s) : std::nullopt;
+      if (!ids) return where + ".user: no such user";
+      rule->uid = ids->uid;
     } else if (key == "group") {
       auto s = v.value<std::string>();
-      const group* gr = s ? getgrnam(s->c_str()) : nullptr;
-      if (gr == nullptr) return where + ".group: no such group";
-      rule->gid = gr->gr_gid;
+      std::optional<gid_t> gid = s ? LookupGroup(*s) : std::nullopt;
+      if (!gid) return where + ".group: no such group";
+      rule->gid = *gid;
     } else if (key == "keysets" || key == "ops") {
       const toml::array* a = v.as_array();
-      if (a == nullptr) return where + "." + key + ": must be an array of strings";
+      if (a == nullptr) return where.append(".").append(key).append(": must be an array of strings");
       for (const auto& e : *a) {
         auto s = e.value<std::string>();
-        if (!s) return where + "." + key + ": must be an array of strings";
+        if (!s) return where.append(".").append(key).append(": must be an array of strings");
         if (key == "keysets") {
           rule->keysets.push_back(*s);
         } else {
           auto c = ParseOpClass(*s);
-          if (!c) return where + ".ops: unknown operation class \"" + *s + "\"";
+          if (!c) return where.append(".ops: unknown operation class \"").append(*s).append("\"");
           rule->classes |= *c;
         }
       }
     } else {
-      return where + ": unknown key \"" + key + "\"";
+      return where.append(": unknown key \"").append(key).append("\"");
     }
   }
   if (!rule->uid && !rule->gid) return where + ": needs uid, gid, user or group";
@@ -204,7 +203,7 @@ std::string LoadDaemonTable(const std::string& path, Config* cfg, bool acl_only)
     } else {
       err = "daemon: unknown key \"" + key + "\"";
     }
-    if (!err.empty()) return "config " + path + ": " + err;
+    if (!err.empty()) return ("config " + path).append(": ").append(err);
   }
   cfg->acl = std::move(acl);
   return "";
@@ -224,7 +223,9 @@ std::string Configure(int argc, char** argv, Config* cfg, bool* exit_now) {
     if (std::strcmp(argv[i], "--config") == 0) cfg->config_path = argv[i + 1];
   }
   if (cfg->config_path.empty()) {
-    if (const char* env = std::getenv("KEYHOLD_CONFIG"); env != nullptr) cfg->config_path = env;
+    // Start-up, before any thread: nothing changes the environment concurrently.
+    if (const char* env = std::getenv("KEYHOLD_CONFIG"); env != nullptr)  // NOLINT(concurrency-mt-unsafe)
+      cfg->config_path = env;
   }
   std::vector<std::string> file_keysets;
   if (!cfg->config_path.empty()) {
@@ -236,7 +237,7 @@ std::string Configure(int argc, char** argv, Config* cfg, bool* exit_now) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--help" || a == "-h") {
-      std::fputs(kUsage, stdout);
+      (void)std::fputs(kUsage, stdout);
       *exit_now = true;
       return "";
     }

@@ -9,16 +9,49 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
+#include <vector>
+
+#include "daemon/log.h"
 
 namespace keyhold::daemon {
 
+namespace {
+
+// Lookup runs a getpwnam_r-style call, growing its buffer while it answers
+// ERANGE (a group with many members can need more than the first 1 KiB).
+// True, with *entry filled in, when the name exists.
+template <typename Entry, typename Fn>
+bool Lookup(Fn fn, const std::string& name, Entry* entry) {
+  std::vector<char> buf(1024);
+  for (;;) {
+    Entry* found = nullptr;
+    int rc = fn(name.c_str(), entry, buf.data(), buf.size(), &found);
+    if (rc == ERANGE && buf.size() < (size_t{64} << 20)) {
+      buf.resize(buf.size() * 2);
+      continue;
+    }
+    return rc == 0 && found != nullptr;
+  }
+}
+
+}  // namespace
+
+std::optional<UserIds> LookupUser(const std::string& name) {
+  passwd pw{};
+  if (!Lookup(getpwnam_r, name, &pw)) return std::nullopt;
+  return UserIds{pw.pw_uid, pw.pw_gid};
+}
+
+std::optional<gid_t> LookupGroup(const std::string& name) {
+  group gr{};
+  if (!Lookup(getgrnam_r, name, &gr)) return std::nullopt;
+  return gr.gr_gid;
+}
+
 std::string NoDumps() {
-  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
-    return std::string("prctl(PR_SET_DUMPABLE): ") + std::strerror(errno);
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return "prctl(PR_SET_DUMPABLE): " + ErrnoMessage(errno);
   rlimit none{0, 0};
-  if (setrlimit(RLIMIT_CORE, &none) != 0)
-    return std::string("setrlimit(RLIMIT_CORE): ") + std::strerror(errno);
+  if (setrlimit(RLIMIT_CORE, &none) != 0) return "setrlimit(RLIMIT_CORE): " + ErrnoMessage(errno);
 #ifndef PR_SET_MDWE
 #define PR_SET_MDWE 65
 #define PR_MDWE_REFUSE_EXEC_GAIN 1
@@ -32,14 +65,13 @@ std::string NoDumps() {
 std::string DropPrivileges(const std::string& user) {
   if (geteuid() != 0) return "";
   if (user.empty()) return "started as root: give --user NAME (keyholdd does not serve as root)";
-  errno = 0;
-  const passwd* pw = getpwnam(user.c_str());
-  if (pw == nullptr) return "no such user: " + user;
-  if (pw->pw_uid == 0) return "--user must not be root";
-  uid_t uid = pw->pw_uid;
-  gid_t gid = pw->pw_gid;
+  std::optional<UserIds> ids = LookupUser(user);
+  if (!ids) return "no such user: " + user;
+  if (ids->uid == 0) return "--user must not be root";
+  uid_t uid = ids->uid;
+  gid_t gid = ids->gid;
   if (setgroups(0, nullptr) != 0 || setresgid(gid, gid, gid) != 0 || setresuid(uid, uid, uid) != 0) {
-    return std::string("dropping privileges: ") + std::strerror(errno);
+    return "dropping privileges: " + ErrnoMessage(errno);
   }
   // Verify: regaining root must fail.
   if (setuid(0) == 0 || geteuid() == 0) return "dropping privileges: still root";
@@ -49,8 +81,7 @@ std::string DropPrivileges(const std::string& user) {
 }
 
 std::string InstallSeccomp() {
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-    return std::string("no_new_privs: ") + std::strerror(errno);
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return "no_new_privs: " + ErrnoMessage(errno);
   scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
   if (ctx == nullptr) return "seccomp_init failed";
   static const int kAllowed[] = {
@@ -158,7 +189,7 @@ std::string InstallSeccomp() {
   }
   rc = seccomp_load(ctx);
   seccomp_release(ctx);
-  if (rc != 0) return std::string("seccomp_load: ") + std::strerror(-rc);
+  if (rc != 0) return "seccomp_load: " + ErrnoMessage(-rc);
   return "";
 }
 

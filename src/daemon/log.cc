@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 
 namespace keyhold::daemon {
@@ -23,7 +24,19 @@ const char* LevelName(Level l) {
   }
   return "info";
 }
+
+// strerror_r comes in two forms: GNU's returns the message (glibc with
+// _GNU_SOURCE, which g++ and clang++ define), XSI's returns 0 and fills buf.
+[[maybe_unused]] const char* StrerrorResult(const char* msg, const char* /*buf*/) { return msg; }
+[[maybe_unused]] const char* StrerrorResult(int rc, const char* buf) {
+  return rc == 0 ? buf : "Unknown error";
+}
 }  // namespace
+
+std::string ErrnoMessage(int err) {
+  char buf[256] = {};
+  return StrerrorResult(strerror_r(err, buf, sizeof buf), buf);
+}
 
 void SetLogLevel(Level level) { g_level.store(static_cast<int>(level)); }
 
@@ -51,8 +64,8 @@ void Log(Level level, std::string_view msg, std::initializer_list<LogField> fiel
   tm t{};
   gmtime_r(&ts.tv_sec, &t);
   char when[64];
-  std::snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", t.tm_year + 1900, t.tm_mon + 1,
-                t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, ts.tv_nsec / 1000000);
+  (void)std::snprintf(when, sizeof when, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", t.tm_year + 1900,
+                      t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, ts.tv_nsec / 1000000);
   std::string line = "{\"ts\":\"";
   line += when;
   line += "\",\"level\":\"";

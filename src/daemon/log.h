@@ -30,5 +30,8 @@ void Log(Level level, std::string_view msg, std::initializer_list<LogField> fiel
 void SetLogLevel(Level level);
 // JsonEscape appends s to out as the inside of a JSON string.
 void JsonEscape(std::string_view s, std::string* out);
+// ErrnoMessage: the text of an errno value, as std::strerror gives it but
+// safe to call from any thread (strerror_r).
+std::string ErrnoMessage(int err);
 
 }  // namespace keyhold::daemon

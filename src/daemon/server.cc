@@ -375,16 +375,15 @@ std::string Server::Listen() {
     ::unlink(cfg_.socket_path.c_str());
   }
   listen_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (listen_fd_ < 0) return std::string("socket: ") + std::strerror(errno);
+  if (listen_fd_ < 0) return "socket: " + ErrnoMessage(errno);
   // Created with no access for anyone but the owner, then opened up to the
   // configured mode: no window where the socket is wider than intended.
   mode_t old = umask(0177);
   int r = bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
   umask(old);
-  if (r != 0) return "bind " + cfg_.socket_path + ": " + std::strerror(errno);
-  if (chmod(cfg_.socket_path.c_str(), cfg_.socket_mode) != 0)
-    return std::string("chmod: ") + std::strerror(errno);
-  if (listen(listen_fd_, 512) != 0) return std::string("listen: ") + std::strerror(errno);
+  if (r != 0) return "bind " + cfg_.socket_path + ": " + ErrnoMessage(errno);
+  if (chmod(cfg_.socket_path.c_str(), cfg_.socket_mode) != 0) return "chmod: " + ErrnoMessage(errno);
+  if (listen(listen_fd_, 512) != 0) return "listen: " + ErrnoMessage(errno);
   return "";
 }
 
@@ -408,7 +407,7 @@ std::string Server::ListenMetrics() {
   int r = metrics_fd_ < 0 ? -1 : bind(metrics_fd_, res->ai_addr, res->ai_addrlen);
   freeaddrinfo(res);
   if (r != 0 || listen(metrics_fd_, 16) != 0)
-    return "metrics listen " + cfg_.metrics_listen + ": " + std::strerror(errno);
+    return "metrics listen " + cfg_.metrics_listen + ": " + ErrnoMessage(errno);
   return "";
 }
 

@@ -262,13 +262,13 @@ std::string Metrics::Render() const {
     for (size_t b = 0; b < kBuckets; ++b) {
       cum += p.hist[b].load();
       char le[32];
-      std::snprintf(le, sizeof le, "%g", kBoundsUs[b] / 1e6);
+      (void)std::snprintf(le, sizeof le, "%g", kBoundsUs[b] / 1e6);
       line("keyholdd_request_duration_seconds_bucket", l + ",le=\"" + le + "\"", cum);
     }
     cum += p.hist[kBuckets].load();
     line("keyholdd_request_duration_seconds_bucket", l + ",le=\"+Inf\"", cum);
     char sum[48];
-    std::snprintf(sum, sizeof sum, "%.9f", static_cast<double>(p.ns.load()) / 1e9);
+    (void)std::snprintf(sum, sizeof sum, "%.9f", static_cast<double>(p.ns.load()) / 1e9);
     s += "keyholdd_request_duration_seconds_sum{" + l + "} " + sum + "\n";
     line("keyholdd_request_duration_seconds_count", l, cum);
   }
@@ -564,7 +564,7 @@ kh_status Exec::Run(const wire::RequestItem& it, ItemOut o, uint64_t* value, siz
       uint8_t b[28];
       const uint32_t f[7] = {z.key_len,  z.nonce_len,      z.tag_len,       z.header_len,
                              z.overhead, z.max_output_len, z.public_key_len};
-      for (int i = 0; i < 7; ++i) PutU32(b + 4 * i, f[i]);
+      for (size_t i = 0; i < 7; ++i) PutU32(b + 4 * i, f[i]);
       return Fixed(b, sizeof b, o, value, out_len);
     }
     case Op::kMetrics: {
@@ -590,7 +590,7 @@ kh_status Exec::Run(const wire::RequestItem& it, ItemOut o, uint64_t* value, siz
       uint8_t b[44];
       const uint64_t f[5] = {z.live_handles, z.secure_bytes_used, z.secure_bytes_total, z.secure_bytes_locked,
                              z.mlock_failures};
-      for (int i = 0; i < 5; ++i) PutU64(b + 8 * i, f[i]);
+      for (size_t i = 0; i < 5; ++i) PutU64(b + 8 * i, f[i]);
       PutU32(b + 40, z.self_test_passed);
       return Fixed(b, sizeof b, o, value, out_len);
     }
