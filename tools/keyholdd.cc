@@ -92,6 +92,7 @@ int main(int argc, char** argv) {
        {"keysets", nkeysets},
        {"uid", cfg.run_uid},
        {"seccomp", cfg.seccomp ? "on" : "off"},
+       {"metrics", server.MetricsAddress()},
        {"version", kh_version()}});
 
   for (;;) {

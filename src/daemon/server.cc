@@ -408,6 +408,22 @@ std::string Server::ListenMetrics() {
   freeaddrinfo(res);
   if (r != 0 || listen(metrics_fd_, 16) != 0)
     return "metrics listen " + cfg_.metrics_listen + ": " + ErrnoMessage(errno);
+  // The address actually bound (port 0 picks a free one).
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  char bound_host[NI_MAXHOST];
+  char serv[NI_MAXSERV];
+  if (getsockname(metrics_fd_, reinterpret_cast<sockaddr*>(&ss), &len) == 0 &&
+      getnameinfo(reinterpret_cast<sockaddr*>(&ss), len, bound_host, sizeof bound_host, serv, sizeof serv,
+                  NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
+    const bool v6 = ss.ss_family == AF_INET6;
+    metrics_addr_.clear();
+    if (v6) metrics_addr_.push_back('[');
+    metrics_addr_.append(bound_host);
+    if (v6) metrics_addr_.push_back(']');
+    metrics_addr_.push_back(':');
+    metrics_addr_.append(serv);
+  }
   return "";
 }
 
@@ -475,7 +491,11 @@ void Server::Drain() {
   if (listen_fd_ >= 0) {
     ::close(listen_fd_);
     listen_fd_ = -1;
-    ::unlink(cfg_.socket_path.c_str());
+    if (::unlink(cfg_.socket_path.c_str()) != 0) {
+      Log(Level::kWarn,
+          "could not remove the socket file (its directory must be writable by the daemon's user)",
+          {{"socket", cfg_.socket_path}, {"error", ErrnoMessage(errno)}});
+    }
   }
 }
 

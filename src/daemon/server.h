@@ -23,6 +23,8 @@ class Server {
   std::string Listen();
   // ListenMetrics opens the Prometheus endpoint if configured.
   std::string ListenMetrics();
+  // MetricsAddress: the host:port the metrics endpoint listens on, "" if off.
+  const std::string& MetricsAddress() const { return metrics_addr_; }
   // Start runs the worker threads.
   void Start();
   // Drain stops accepting, answers what was received (at most
@@ -37,6 +39,7 @@ class Server {
   Service* svc_;
   int listen_fd_ = -1;
   int metrics_fd_ = -1;
+  std::string metrics_addr_;
   std::vector<int> wake_fds_;  // one eventfd per worker
   std::vector<std::thread> threads_;
   std::thread metrics_thread_;
