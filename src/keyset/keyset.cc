@@ -597,10 +597,12 @@ Status Keyset::StreamEncryptKeyOnce(const StreamKeyFn& fn, Use* use) {
   KH_RETURN_IF_ERROR(CheckFamily(Family::kAead));
   std::shared_lock lock(mu_);
   Key* k = primary_;
-  // Not limited: the stream encrypts under its own derived key, so the
-  // random-nonce bound of the keyset key does not apply; the use is still
-  // counted (and reserved in a stored keyset) like any encryption.
-  KH_RETURN_IF_ERROR(CountUse(k, false, use));
+  // One stream is one message under the usage limit. Its segments use a
+  // key derived for the stream alone, so the random-nonce bound the limit
+  // comes from does not bind them; a lowered limit
+  // (KEYHOLD_AEAD_MAX_MESSAGES) is a rotation policy, and it holds for
+  // streams as for one-shot encryptions.
+  KH_RETURN_IF_ERROR(CountUse(k, true, use));
   return fn(raw() ? 0 : k->id, k->material.view());
 }
 

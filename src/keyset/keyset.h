@@ -148,7 +148,8 @@ class Keyset {
   // shared lock and must not keep the material.
   using StreamKeyFn = std::function<Status(uint32_t key_id, ByteView material)>;
   // StreamEncryptKey counts one use of the primary key (as an encryption:
-  // stored use counts and their reservations apply) and calls fn with it.
+  // the usage limit, stored use counts and their reservations apply) and
+  // calls fn with it.
   // KH_E_WRONG_PRIMITIVE unless the keyset is an AEAD keyset.
   Status StreamEncryptKey(const StreamKeyFn& fn);
   // StreamDecryptKey calls fn with the key named key_id: KH_E_UNKNOWN_KEY,
