@@ -179,7 +179,6 @@ Status Stream::OpenPlan(uint64_t first, bool last, size_t ct_len, Plan* plan) co
   return OkStatus();
 }
 
-// cppcheck-suppress constParameterPointer ; out is written by the cipher
 Status Stream::Seal(uint64_t first, bool last, ByteView pt, const Plan& plan, uint8_t* out) {
   if (!encrypting_) return KH_E_INVALID_ARGUMENT;
   if (Overlaps(out, plan.out_len, pt.data(), pt.size())) return KH_E_INVALID_ARGUMENT;

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -18,7 +18,9 @@ import (
 // streamVersion is the first byte of every stream (docs/spec/stream.md §2).
 const streamVersion = 0x81
 
-// streamIOBuffer is how much the CLI reads or writes per system call.
+// streamIOBuffer is the most the encrypting copy reads per system call
+// (the stream writer reads straight into its own buffer; see
+// keyhold.StreamWriter.ReadFrom).
 const streamIOBuffer = 1 << 20
 
 // openInput opens path ("" or "-": standard input) for streaming and
@@ -60,17 +62,12 @@ func (a *app) openInput(path, what string) (io.Reader, int64, func(), error) {
 // temporary file in its directory and renamed over the target only after
 // fn succeeded and the data is synced, so a failure at any point leaves no
 // partial output (the temporary file is removed, also on a signal).
-// Standard output gets the data as fn produces it.
+// Standard output gets the data as fn produces it. The stream reader and
+// writer hand over whole segments (64 KiB by default), so writes go to the
+// file unbuffered: a buffer would only add a copy.
 func (a *app) streamOutput(o output, fn func(io.Writer) error) (err error) {
 	if isStdio(o.path) {
-		bw := bufio.NewWriterSize(a.stdout, streamIOBuffer)
-		if err := fn(bw); err != nil {
-			return err
-		}
-		if err := bw.Flush(); err != nil {
-			return wrap(err, "writing the %s to standard output", o.what)
-		}
-		return nil
+		return fn(a.stdout)
 	}
 	if fi, err := os.Stat(o.path); err == nil && fi.IsDir() {
 		return failf(exitIO, "%s: %s is a directory", o.what, o.path)
@@ -87,12 +84,8 @@ func (a *app) streamOutput(o output, fn func(io.Writer) error) (err error) {
 		}
 		forgetTempFile(tmp)
 	}()
-	bw := bufio.NewWriterSize(f, streamIOBuffer)
-	if err = fn(bw); err != nil {
+	if err = fn(f); err != nil {
 		return err
-	}
-	if err = bw.Flush(); err != nil {
-		return wrap(err, "%s", o.what)
 	}
 	if err = f.Sync(); err != nil {
 		return wrap(err, "%s", o.what)
@@ -190,11 +183,15 @@ func (a *app) decryptInput(ksPath string, ad []byte, in, out string) error {
 		return err
 	}
 	defer closeIn()
-	br := bufio.NewReaderSize(ioReader{src}, streamIOBuffer)
-	head, err := br.Peek(keyhold.StreamHeaderLen)
-	if err != nil && !errors.Is(err, io.EOF) {
+	// The first bytes tell a stream from a one-shot ciphertext; they are
+	// read once and put back in front of the rest.
+	head := make([]byte, keyhold.StreamHeaderLen)
+	n, err := io.ReadFull(ioReader{src}, head)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return streamIOError(cmd, err)
 	}
+	head = head[:n]
+	br := io.MultiReader(bytes.NewReader(head), ioReader{src})
 	o := output{path: out, what: "plaintext", perm: 0o600}
 	if len(head) == 0 || head[0] != streamVersion {
 		ct, err := a.readLimited(br, total, in, "input")
