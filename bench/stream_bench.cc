@@ -36,7 +36,8 @@ void BM_Stream_Seal(benchmark::State& st, kh_alg alg) {
   uint64_t index = 0;
   for (auto _ : st) {
     size_t n = 0;
-    if (kh_stream_seal(s, index++, 0, pt.data(), pt.size(), out.data(), out.size(), &n) != KH_OK) std::abort();
+    if (kh_stream_seal(s, index++, 0, pt.data(), pt.size(), out.data(), out.size(), &n) != KH_OK)
+      std::abort();
     benchmark::DoNotOptimize(out.data());
   }
   st.SetBytesProcessed(static_cast<int64_t>(st.iterations()) * seg);

@@ -63,14 +63,17 @@ int main(void) {
     EXPECT(kh_stream_encrypt_begin(aead, aad, sizeof aad, 64, hdr, sizeof hdr, &hl, &enc) == KH_OK &&
                hl == KH_STREAM_HEADER_LEN,
            "stream: begin encryption");
-    EXPECT(kh_stream_seal(enc, 0, 1, body, sizeof body, sealed, sizeof sealed, &n) == KH_OK && n == sizeof sealed,
+    EXPECT(kh_stream_seal(enc, 0, 1, body, sizeof body, sealed, sizeof sealed, &n) == KH_OK &&
+               n == sizeof sealed,
            "stream: seal two segments in one call");
-    EXPECT(kh_stream_decrypt_begin(aead, hdr, hl, aad, sizeof aad, &dec) == KH_OK, "stream: begin decryption");
+    EXPECT(kh_stream_decrypt_begin(aead, hdr, hl, aad, sizeof aad, &dec) == KH_OK,
+           "stream: begin decryption");
     EXPECT(kh_stream_open(dec, 1, 1, sealed + 64 + KH_STREAM_TAG_LEN, n - 64 - KH_STREAM_TAG_LEN, back,
                           sizeof back, &m) == KH_OK &&
                m == 36 && memcmp(back, body + 64, 36) == 0,
            "stream: open the last segment alone (random access)");
-    EXPECT(kh_stream_open(dec, 0, 1, sealed, 64 + KH_STREAM_TAG_LEN, back, sizeof back, &m) == KH_E_AUTH_FAILED &&
+    EXPECT(kh_stream_open(dec, 0, 1, sealed, 64 + KH_STREAM_TAG_LEN, back, sizeof back, &m) ==
+                   KH_E_AUTH_FAILED &&
                m == 0,
            "stream: a stream cut after its first segment is refused");
     EXPECT(kh_handle_close(enc) == KH_OK && kh_handle_close(dec) == KH_OK, "stream: close both handles");
