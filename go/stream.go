@@ -339,7 +339,11 @@ func (r *StreamReader) Read(p []byte) (int, error) {
 		}
 		if len(p) >= r.s.batch*r.s.seg {
 			// Big enough for a whole crossing: decrypt straight into p.
-			return r.fill(p)
+			n, err := r.fill(p)
+			if n == 0 && err == nil && r.done {
+				return 0, io.EOF // an empty last segment
+			}
+			return n, err
 		}
 		if _, err := r.fill(nil); err != nil {
 			return 0, err
