@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -30,6 +31,8 @@ var benchDaemon = sync.OnceValues(func() (*testDaemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	// KEYHOLD_BENCH_DAEMON_ARGS: extra keyholdd flags (e.g. "--workers 1").
+	d.Args = strings.Fields(os.Getenv("KEYHOLD_BENCH_DAEMON_ARGS"))
 	if err := d.Start(); err != nil {
 		return nil, err
 	}

@@ -1,5 +1,5 @@
 /* smoke.c -- the keyhold C ABI end to end from plain C99: open an engine,
- * encrypt and decrypt, rotate, sign and verify, MAC, a batch, and the misuse
+ * encrypt and decrypt, rotate, a stream, sign and verify, MAC, a batch, and the misuse
  * cases a C caller is most likely to hit. Exits 0 only if all behave. */
 #include <keyhold/keyhold.h>
 #include <stdio.h>
@@ -53,6 +53,31 @@ int main(void) {
          "tampered ciphertext is refused");
   EXPECT(kh_keyset_info_get(aead, &info) == KH_OK && info.key_count == 2 && info.primary_key_id == new_id,
          "keyset info after rotation");
+
+  {
+    /* A stream with 64-byte segments: 100 bytes make two, sealed in one call. */
+    uint8_t hdr[KH_STREAM_HEADER_LEN], body[100], sealed[100 + 2 * KH_STREAM_TAG_LEN], back[100];
+    kh_handle enc = 0, dec = 0;
+    size_t hl = 0, n = 0, m = 0;
+    memset(body, 0x5a, sizeof body);
+    EXPECT(kh_stream_encrypt_begin(aead, aad, sizeof aad, 64, hdr, sizeof hdr, &hl, &enc) == KH_OK &&
+               hl == KH_STREAM_HEADER_LEN,
+           "stream: begin encryption");
+    EXPECT(kh_stream_seal(enc, 0, 1, body, sizeof body, sealed, sizeof sealed, &n) == KH_OK &&
+               n == sizeof sealed,
+           "stream: seal two segments in one call");
+    EXPECT(kh_stream_decrypt_begin(aead, hdr, hl, aad, sizeof aad, &dec) == KH_OK,
+           "stream: begin decryption");
+    EXPECT(kh_stream_open(dec, 1, 1, sealed + 64 + KH_STREAM_TAG_LEN, n - 64 - KH_STREAM_TAG_LEN, back,
+                          sizeof back, &m) == KH_OK &&
+               m == 36 && memcmp(back, body + 64, 36) == 0,
+           "stream: open the last segment alone (random access)");
+    EXPECT(kh_stream_open(dec, 0, 1, sealed, 64 + KH_STREAM_TAG_LEN, back, sizeof back, &m) ==
+                   KH_E_AUTH_FAILED &&
+               m == 0,
+           "stream: a stream cut after its first segment is refused");
+    EXPECT(kh_handle_close(enc) == KH_OK && kh_handle_close(dec) == KH_OK, "stream: close both handles");
+  }
 
   EXPECT(kh_keyset_generate(engine, KH_ALG_ED25519, 0, &signer) == KH_OK, "generate Ed25519 keyset");
   EXPECT(kh_sig_sign(signer, msg, sizeof msg, sig, sizeof sig, &sig_len) == KH_OK && sig_len == 70, "sign");

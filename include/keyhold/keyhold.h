@@ -320,6 +320,90 @@ KH_EXPORT KH_NODISCARD kh_status kh_aead_open_nonce(kh_handle keyset, const uint
                                                     size_t aad_len, uint8_t* out, size_t out_cap,
                                                     size_t* out_len);
 
+/* ------------------------------------------------------ streaming AEAD */
+
+/* A stream encrypts data of any size as a header followed by segments
+ * (docs/spec/stream.md): every segment but the last holds segment_size
+ * plaintext bytes, each is sealed with a key derived for this stream alone
+ * and a nonce naming its index and whether it is the last, so truncation,
+ * reordering, duplication and splicing of segments or streams fail with
+ * KH_E_AUTH_FAILED. AES-256-GCM, ChaCha20-Poly1305 and XChaCha20-Poly1305
+ * keysets (managed or raw); others give KH_E_WRONG_PRIMITIVE.
+ *
+ * A stream handle is owned by the keyset's engine; close it with
+ * kh_handle_close. It keeps its derived key until closed, whatever later
+ * happens to the keyset. Calls carry the segment index explicitly, so a
+ * caller (or a daemon transport) needs no state besides the handle. */
+
+#define KH_STREAM_HEADER_LEN 49u                   /* stream header bytes */
+#define KH_STREAM_TAG_LEN 16u                      /* bytes added to every segment */
+#define KH_STREAM_SEGMENT_MIN 64u                  /* smallest segment_size */
+#define KH_STREAM_SEGMENT_MAX (1u << 24)           /* largest segment_size (16 MiB) */
+#define KH_STREAM_SEGMENT_DEFAULT (1u << 16)       /* segment_size 0 means this (64 KiB) */
+#define KH_STREAM_MAX_SEGMENTS ((uint64_t)1 << 32) /* segment indices are 0 .. 2^32-1 */
+
+/* kh_stream_info: non-secret description of a stream. */
+typedef struct kh_stream_info {
+  uint32_t alg;          /* kh_alg of the keyset */
+  uint32_t key_id;       /* key named by the header (0 for a raw keyset) */
+  uint32_t segment_size; /* plaintext bytes of every segment but the last */
+  uint32_t header_len;   /* KH_STREAM_HEADER_LEN */
+  uint32_t tag_len;      /* KH_STREAM_TAG_LEN */
+  uint32_t encrypting;   /* 1: from kh_stream_encrypt_begin; 0: decrypt */
+} kh_stream_info;
+
+/* kh_stream_encrypt_begin starts a stream under the keyset's primary key
+ * (counted as one use) and writes its KH_STREAM_HEADER_LEN-byte header to
+ * header; the header goes first in the stream. segment_size: 0 for the
+ * default, else KH_STREAM_SEGMENT_MIN .. KH_STREAM_SEGMENT_MAX (else
+ * KH_E_INVALID_ARGUMENT). aad is authenticated with every segment. A too
+ * small header buffer is KH_E_BUFFER_TOO_SMALL before any key use. */
+KH_EXPORT KH_NODISCARD kh_status kh_stream_encrypt_begin(kh_handle keyset, const uint8_t* aad, size_t aad_len,
+                                                         uint32_t segment_size, uint8_t* header,
+                                                         size_t header_cap, size_t* header_len,
+                                                         kh_handle* out_stream);
+
+/* kh_stream_decrypt_begin parses a stream header (exactly
+ * KH_STREAM_HEADER_LEN bytes) and returns a stream that opens its
+ * segments. Header checks, in order: wrong length KH_E_MALFORMED; unknown
+ * version KH_E_UNSUPPORTED; another algorithm or a segment size out of
+ * range KH_E_MALFORMED; key id KH_E_UNKNOWN_KEY / KH_E_KEY_DISABLED /
+ * KH_E_KEY_DESTROYED. A wrong key, aad or altered header byte otherwise
+ * surfaces as KH_E_AUTH_FAILED from kh_stream_open. */
+KH_EXPORT KH_NODISCARD kh_status kh_stream_decrypt_begin(kh_handle keyset, const uint8_t* header,
+                                                         size_t header_len, const uint8_t* aad,
+                                                         size_t aad_len, kh_handle* out_stream);
+
+/* kh_stream_info_get fills *out. */
+KH_EXPORT KH_NODISCARD kh_status kh_stream_info_get(kh_handle stream, kh_stream_info* out);
+
+/* kh_stream_seal encrypts pt as one or more consecutive segments starting
+ * at index first, in one crossing, writing their concatenation to out
+ * (pt_len + KH_STREAM_TAG_LEN per segment). With last = 0, pt_len must be
+ * a non-zero multiple of segment_size; with last = 1 the final segment
+ * holds the remainder (1 .. segment_size bytes; 0 only for an empty stream
+ * at first = 0) and ends the stream. first must be the index after the
+ * previous call's segments (0 at the start): any other index, or a call
+ * after the last segment, is KH_E_INVALID_ARGUMENT, so a segment nonce is
+ * never used twice. Only on an encrypting stream. out must not overlap pt. */
+KH_EXPORT KH_NODISCARD kh_status kh_stream_seal(kh_handle stream, uint64_t first, uint32_t last,
+                                                const uint8_t* pt, size_t pt_len, uint8_t* out,
+                                                size_t out_cap, size_t* out_len);
+
+/* kh_stream_open authenticates and decrypts ct as one or more consecutive
+ * segments starting at index first (any index, any order: random access),
+ * writing the plaintext to out. With last = 0, ct_len must be a non-zero
+ * multiple of segment_size + KH_STREAM_TAG_LEN (else
+ * KH_E_INVALID_ARGUMENT); with last = 1 the final segment is the remainder
+ * and must be the stream's last. Every failure of authentication -- an
+ * altered, moved, duplicated, foreign or truncated segment, a final
+ * segment shorter than a tag, a wrong key or aad -- is KH_E_AUTH_FAILED and
+ * writes nothing (the whole call's output is zeroed). Only on a decrypting
+ * stream. out must not overlap ct. */
+KH_EXPORT KH_NODISCARD kh_status kh_stream_open(kh_handle stream, uint64_t first, uint32_t last,
+                                                const uint8_t* ct, size_t ct_len, uint8_t* out,
+                                                size_t out_cap, size_t* out_len);
+
 /* ---------------------------------------------------- deterministic AEAD */
 
 /* kh_daead_encrypt: AES-256-SIV; output header || SIV(16) || ciphertext

@@ -7,6 +7,7 @@
 #include <openssl/err.h>
 #include <openssl/rand.h>
 
+#include <array>
 #include <new>
 
 #include "abi/handle_table.h"
@@ -16,6 +17,7 @@
 #include "keyset/keyset.h"
 #include "keystore/keystore.h"
 #include "selftest/selftest.h"
+#include "stream/stream.h"
 
 namespace keyhold::abi {
 namespace {
@@ -30,6 +32,13 @@ struct KekObject final : Object {
   // Shared: a keyset whose home uses this KEK keeps it after the handle
   // closes, to write its use reservations.
   std::shared_ptr<keystore::Kek> kek;
+};
+
+// StreamObject: a streaming AEAD in one direction (src/stream). It owns its
+// derived key; the keyset it came from may close first.
+struct StreamObject final : Object {
+  explicit StreamObject(std::unique_ptr<stream::Stream> s) : Object(Kind::kStream), st(std::move(s)) {}
+  std::unique_ptr<stream::Stream> st;
 };
 
 // Gate: which checks a call runs. kHot marks the per-message operations:
@@ -97,6 +106,41 @@ Status Register(kh_handle engine, StatusOr<std::unique_ptr<keyset::Keyset>> ks, 
   auto obj = std::make_shared<KeysetObject>(std::move(ks).value());
   KH_RETURN_IF_ERROR(HandleTable::Global().Insert(obj, static_cast<EngineObject*>(e.get())));
   *out = obj->handle;
+  return OkStatus();
+}
+
+// RegisterStream makes a stream a handle owned by the keyset's engine.
+Status RegisterStream(const KeysetRef& ks, StatusOr<std::unique_ptr<keyhold::stream::Stream>> s,
+                      kh_handle* out) {
+  if (!s.ok()) return s.status();
+  std::shared_ptr<Object> e;
+  KH_RETURN_IF_ERROR(GetObject(ks.obj->owner, Kind::kEngine, &e));
+  auto obj = std::make_shared<StreamObject>(std::move(s).value());
+  KH_RETURN_IF_ERROR(HandleTable::Global().Insert(obj, static_cast<EngineObject*>(e.get())));
+  *out = obj->handle;
+  return OkStatus();
+}
+
+// StreamCall runs one seal or open: the call's shape is checked before the
+// output buffer, as for every sized output.
+template <typename PlanFn, typename RunFn>
+Status StreamCall(kh_handle stream, const uint8_t* in, size_t in_len, uint8_t* out, size_t out_cap,
+                  size_t* out_len, PlanFn plan_fn, RunFn run_fn) {
+  if (out_len == nullptr) return KH_E_NULL_POINTER;
+  KH_CHECK_IN(in, in_len);
+  std::shared_ptr<Object> o;
+  KH_RETURN_IF_ERROR(GetObject(stream, Kind::kStream, &o));
+  auto* s = static_cast<StreamObject*>(o.get())->st.get();
+  keyhold::stream::Plan plan;
+  KH_RETURN_IF_ERROR(plan_fn(*s, &plan));
+  if ((out == nullptr ? 0 : out_cap) < plan.out_len) {
+    *out_len = plan.out_len;
+    return KH_E_BUFFER_TOO_SMALL;
+  }
+  // An empty stream opens to zero bytes: the cipher still gets a pointer.
+  uint8_t none = 0;
+  KH_RETURN_IF_ERROR(run_fn(*s, plan, In(in, in_len), out == nullptr ? &none : out));
+  *out_len = plan.out_len;
   return OkStatus();
 }
 
@@ -401,6 +445,102 @@ kh_status kh_aead_open_nonce(kh_handle keyset, const uint8_t* nonce, size_t nonc
                KH_CHECK_IN(aad, aad_len),
                ks->AeadOpenNonce(In(nonce, nonce_len), In(ct, ct_len), In(aad, aad_len),
                                  MakeOut(out, out_cap, out_len)));
+}
+
+// ------------------------------------------------------------ streaming AEAD
+
+kh_status kh_stream_encrypt_begin(kh_handle keyset, const uint8_t* aad, size_t aad_len, uint32_t segment_size,
+                                  uint8_t* header, size_t header_cap, size_t* header_len,
+                                  kh_handle* out_stream) {
+  ClearOutLen(header_len);
+  return Guard(Gate::kSelfTest, [&]() -> Status {
+    if (out_stream == nullptr || header_len == nullptr) return KH_E_NULL_POINTER;
+    *out_stream = 0;
+    KH_CHECK_IN(aad, aad_len);
+    if (aad_len > KH_MAX_INPUT_LEN) return KH_E_TOO_LARGE;
+    KeysetRef ks;
+    KH_RETURN_IF_ERROR(GetKeyset(keyset, &ks));
+    if (header == nullptr || header_cap < keyhold::stream::kHeaderLen) {
+      *header_len = keyhold::stream::kHeaderLen;
+      return header == nullptr && header_cap != 0 ? Status(KH_E_NULL_POINTER) : Status(KH_E_BUFFER_TOO_SMALL);
+    }
+    auto s = keyhold::stream::Stream::NewEncrypter(*ks, In(aad, aad_len), segment_size);
+    if (!s.ok()) return s.status();
+    // Copied before the stream is registered (a forged close could end it
+    // at once), written to the caller only on success.
+    std::array<uint8_t, keyhold::stream::kHeaderLen> h{};
+    std::copy((*s)->header().begin(), (*s)->header().end(), h.begin());
+    kh_handle handle = 0;
+    KH_RETURN_IF_ERROR(RegisterStream(ks, std::move(s), &handle));
+    std::copy(h.begin(), h.end(), header);
+    *header_len = keyhold::stream::kHeaderLen;
+    *out_stream = handle;
+    return OkStatus();
+  });
+}
+
+kh_status kh_stream_decrypt_begin(kh_handle keyset, const uint8_t* header, size_t header_len,
+                                  const uint8_t* aad, size_t aad_len, kh_handle* out_stream) {
+  return Guard(Gate::kSelfTest, [&]() -> Status {
+    if (out_stream == nullptr) return KH_E_NULL_POINTER;
+    *out_stream = 0;
+    KH_CHECK_IN(header, header_len);
+    KH_CHECK_IN(aad, aad_len);
+    if (aad_len > KH_MAX_INPUT_LEN) return KH_E_TOO_LARGE;
+    KeysetRef ks;
+    KH_RETURN_IF_ERROR(GetKeyset(keyset, &ks));
+    return RegisterStream(
+        ks, keyhold::stream::Stream::NewDecrypter(*ks, In(header, header_len), In(aad, aad_len)), out_stream);
+  });
+}
+
+kh_status kh_stream_info_get(kh_handle stream, kh_stream_info* out) {
+  return Guard(Gate::kAlways, [&]() -> Status {
+    if (out == nullptr) return KH_E_NULL_POINTER;
+    std::shared_ptr<Object> o;
+    KH_RETURN_IF_ERROR(GetObject(stream, Kind::kStream, &o));
+    const auto* s = static_cast<StreamObject*>(o.get())->st.get();
+    *out = kh_stream_info{};
+    out->alg = static_cast<uint32_t>(s->alg());
+    out->key_id = s->key_id();
+    out->segment_size = s->segment_size();
+    out->header_len = static_cast<uint32_t>(keyhold::stream::kHeaderLen);
+    out->tag_len = static_cast<uint32_t>(keyhold::stream::kTagLen);
+    out->encrypting = s->encrypting() ? 1 : 0;
+    return OkStatus();
+  });
+}
+
+kh_status kh_stream_seal(kh_handle stream, uint64_t first, uint32_t last, const uint8_t* pt, size_t pt_len,
+                         uint8_t* out, size_t out_cap, size_t* out_len) {
+  ClearOutLen(out_len);
+  return Guard(Gate::kHot, [&]() -> Status {
+    if (last > 1) return KH_E_INVALID_ARGUMENT;
+    return StreamCall(
+        stream, pt, pt_len, out, out_cap, out_len,
+        [&](const keyhold::stream::Stream& s, keyhold::stream::Plan* plan) {
+          return s.SealPlan(first, last != 0, pt_len, plan);
+        },
+        [&](keyhold::stream::Stream& s, const keyhold::stream::Plan& plan, ByteView in, uint8_t* o) {
+          return s.Seal(first, last != 0, in, plan, o);
+        });
+  });
+}
+
+kh_status kh_stream_open(kh_handle stream, uint64_t first, uint32_t last, const uint8_t* ct, size_t ct_len,
+                         uint8_t* out, size_t out_cap, size_t* out_len) {
+  ClearOutLen(out_len);
+  return Guard(Gate::kHot, [&]() -> Status {
+    if (last > 1) return KH_E_INVALID_ARGUMENT;
+    return StreamCall(
+        stream, ct, ct_len, out, out_cap, out_len,
+        [&](const keyhold::stream::Stream& s, keyhold::stream::Plan* plan) {
+          return s.OpenPlan(first, last != 0, ct_len, plan);
+        },
+        [&](keyhold::stream::Stream& s, const keyhold::stream::Plan& plan, ByteView in, uint8_t* o) {
+          return s.Open(first, last != 0, in, plan, o);
+        });
+  });
 }
 
 kh_status kh_daead_encrypt(kh_handle keyset, const uint8_t* pt, size_t pt_len, const uint8_t* aad,

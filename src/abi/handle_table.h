@@ -20,7 +20,7 @@
 
 namespace keyhold::abi {
 
-enum class Kind : uint8_t { kEngine = 1, kKeyset = 2, kKek = 3 };
+enum class Kind : uint8_t { kEngine = 1, kKeyset = 2, kKek = 3, kStream = 4 };
 
 struct Object {
   explicit Object(Kind k) : kind(k) {}

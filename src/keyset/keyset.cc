@@ -587,6 +587,37 @@ Status Keyset::AeadOpenNonce(ByteView nonce, ByteView ct, ByteView aad, Out out)
   return OkStatus();
 }
 
+// -------------------------------------------------------------- streams
+
+Status Keyset::StreamEncryptKey(const StreamKeyFn& fn) {
+  return Counting([&](Use* use) { return StreamEncryptKeyOnce(fn, use); });
+}
+
+Status Keyset::StreamEncryptKeyOnce(const StreamKeyFn& fn, Use* use) {
+  KH_RETURN_IF_ERROR(CheckFamily(Family::kAead));
+  std::shared_lock lock(mu_);
+  Key* k = primary_;
+  // One stream is one message under the usage limit. Its segments use a
+  // key derived for the stream alone, so the random-nonce bound the limit
+  // comes from does not bind them; a lowered limit
+  // (KEYHOLD_AEAD_MAX_MESSAGES) is a rotation policy, and it holds for
+  // streams as for one-shot encryptions.
+  KH_RETURN_IF_ERROR(CountUse(k, true, use));
+  return fn(raw() ? 0 : k->id, k->material.view());
+}
+
+Status Keyset::StreamDecryptKey(uint32_t key_id, const StreamKeyFn& fn) const {
+  KH_RETURN_IF_ERROR(CheckFamily(Family::kAead));
+  std::shared_lock lock(mu_);
+  const Key* k = primary_;
+  if (raw()) {
+    if (key_id != 0) return KH_E_UNKNOWN_KEY;
+  } else {
+    KH_RETURN_IF_ERROR(Usable(key_id, &k));
+  }
+  return fn(key_id, k->material.view());
+}
+
 // ---------------------------------------------------- deterministic AEAD
 
 // cppcheck-suppress passedByValue

@@ -11,6 +11,7 @@
 
 #include <array>
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -139,6 +140,23 @@ class Keyset {
   Status KexAgree(ByteView peer, Out out) const;
   Status KdfDerive(ByteView salt, ByteView info, MutableBytes out) const;
 
+  // ------------------------------------------------------------ streams
+  //
+  // A streaming AEAD (src/stream, docs/spec/stream.md) derives its own key
+  // per stream from one AEAD key of the keyset. StreamKeyFn receives that
+  // key's id (0 for a raw keyset) and material; it runs under the keyset's
+  // shared lock and must not keep the material.
+  using StreamKeyFn = std::function<Status(uint32_t key_id, ByteView material)>;
+  // StreamEncryptKey counts one use of the primary key (as an encryption:
+  // the usage limit, stored use counts and their reservations apply) and
+  // calls fn with it.
+  // KH_E_WRONG_PRIMITIVE unless the keyset is an AEAD keyset.
+  Status StreamEncryptKey(const StreamKeyFn& fn);
+  // StreamDecryptKey calls fn with the key named key_id: KH_E_UNKNOWN_KEY,
+  // KH_E_KEY_DISABLED, KH_E_KEY_DESTROYED as for a ciphertext header; a raw
+  // keyset holds only key id 0.
+  Status StreamDecryptKey(uint32_t key_id, const StreamKeyFn& fn) const;
+
  private:
   // kNoCeiling: the key's uses are not bounded by a stored count.
   static constexpr uint64_t kNoCeiling = ~uint64_t{0};
@@ -205,6 +223,7 @@ class Keyset {
   Status SigSignOnce(ByteView msg, Out out, Use* use);
   Status SigSignPlainOnce(ByteView msg, Out out, Use* use);
   Status SigSignDigestOnce(ByteView digest, Out out, Use* use);
+  Status StreamEncryptKeyOnce(const StreamKeyFn& fn, Use* use);
 
   const AlgInfo* info_;
   uint32_t flags_;

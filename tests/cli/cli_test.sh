@@ -172,8 +172,56 @@ expect "truncated keyset file" 3 decrypt --keyset truncated.keyset --ad a:1 -i a
 # --- 4: policy and limits
 expect "export-wrapped of a non-exportable keyset" 4 keyset export-wrapped aes.keyset --to-kek "file:$work/transfer.key" -o w.bin
 truncate -s $((64 * 1024 * 1024 + 1)) huge.bin
-expect "input over 64 MiB" 4 encrypt --keyset aes.keyset -i huge.bin -o huge.khe
+expect "one-shot (aes256-siv) input over 64 MiB" 4 encrypt --keyset aes256-siv.keyset -i huge.bin -o huge.khe
 check "the limit is named" grep -q '64 MiB' err.txt
+rm -f huge.bin
+
+# --- streaming: AEAD keysets encrypt any size in bounded memory
+# (docs/spec/stream.md: 49-byte header, 64 KiB segments + 16-byte tags)
+head -c $((100 * 1024 * 1024 + 12345)) /dev/urandom >big.bin
+big=$(stat -c %s big.bin)
+segs=$(((big + 65535) / 65536))
+rss_of() { grep -o 'maxrss=[0-9]*' "$1" | cut -d= -f2; }
+timed() { # timed LOG ARGS...: expect, recording peak RSS (KiB) when GNU time exists
+  local log=$1
+  shift
+  if [ -x /usr/bin/time ]; then
+    /usr/bin/time -f 'maxrss=%M' -o "$log" "$cli" "$@" <"${STDIN:-/dev/null}" >out.txt 2>err.txt
+  else
+    "$cli" "$@" <"${STDIN:-/dev/null}" >out.txt 2>err.txt
+  fi
+}
+if timed enc.time encrypt --keyset aes.keyset --ad big -i big.bin -o big.khe; then pass "stream: encrypt 100 MiB"; else fail "stream: encrypt 100 MiB" "$(head -c 300 err.txt)"; fi
+check "stream: ciphertext is header + data + 16 bytes per segment" test "$(stat -c %s big.khe)" = $((49 + big + 16 * segs))
+check "stream: first byte is the stream version 0x81" test "$(od -An -tx1 -N1 big.khe | tr -d ' ')" = 81
+if timed dec.time decrypt --keyset aes.keyset --ad big -i big.khe -o big.out; then pass "stream: decrypt 100 MiB"; else fail "stream: decrypt 100 MiB" "$(head -c 300 err.txt)"; fi
+check "stream: round trip of 100 MiB" cmp -s big.bin big.out
+if [ -x /usr/bin/time ]; then
+  check "stream: encrypt peak RSS $(rss_of enc.time) KiB < 64 MiB" test "$(rss_of enc.time)" -lt 65536
+  check "stream: decrypt peak RSS $(rss_of dec.time) KiB < 64 MiB" test "$(rss_of dec.time)" -lt 65536
+fi
+rm -f big.out
+check "stream: pipe round trip (stdin to stdout both ways)" \
+  bash -c "'$cli' encrypt --keyset aes.keyset <big.bin | '$cli' decrypt --keyset aes.keyset | cmp -s - big.bin"
+seg=$((65536 + 16))
+head -c $((49 + 3 * seg)) big.khe >cut-boundary.khe
+expect "stream: truncated at a segment boundary" 3 decrypt --keyset aes.keyset --ad big -i cut-boundary.khe -o cut.out
+check "stream: no output file after truncation at a boundary" test ! -e cut.out
+head -c $((49 + 3 * seg + 1000)) big.khe >cut-inside.khe
+expect "stream: truncated inside a segment" 3 decrypt --keyset aes.keyset --ad big -i cut-inside.khe -o cut.out
+check "stream: no output file after truncation inside a segment" test ! -e cut.out
+head -c 49 big.khe >cut-header.khe
+expect "stream: only the header left" 3 decrypt --keyset aes.keyset --ad big -i cut-header.khe -o cut.out
+cp big.khe tampered-big.khe
+flip tampered-big.khe $((49 + 700 * seg + 77))
+expect "stream: a bit flipped in segment 700" 3 decrypt --keyset aes.keyset --ad big -i tampered-big.khe -o cut.out
+check "stream: no output file after a tampered segment" test ! -e cut.out
+check "stream: the error says authentication failed" grep -q 'authentication failed' err.txt
+{ head -c $((49 + seg)) big.khe; tail -c +$((49 + 1)) big.khe | head -c "$seg"; tail -c +$((49 + 2 * seg + 1)) big.khe; } >swapped.khe
+expect "stream: segment 0 repeated in place of segment 1" 3 decrypt --keyset aes.keyset --ad big -i swapped.khe -o cut.out
+expect "stream: wrong associated data" 3 decrypt --keyset aes.keyset --ad other -i big.khe -o cut.out
+check "stream: no temporary files after the failures" no_temp_files
+rm -f big.bin big.khe cut-*.khe tampered-big.khe swapped.khe
 expect "create a limited keyset" 0 keyset create --type chacha20-poly1305 --out limited.keyset
 export KEYHOLD_AEAD_MAX_MESSAGES=2
 expect "limited: use 1" 0 encrypt --keyset limited.keyset -i msg.txt -o l1.khe

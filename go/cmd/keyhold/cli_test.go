@@ -327,7 +327,7 @@ func TestExitCodes(t *testing.T) {
 
 		// 4: policy and limits
 		{"not exportable", exitPolicy, nil, []string{"keyset", "export-wrapped", aes, "--to-kek", wrongKEK[len("--kek="):], "-o", e.path("w")}},
-		{"input over the limit", exitPolicy, make([]byte, 1025), []string{"encrypt", "--keyset", aes, "-o", e.path("big")}},
+		{"input over the limit", exitPolicy, make([]byte, 1025), []string{"sign", "--keyset", ed, "-o", e.path("big")}},
 
 		// 5: I/O
 		{"missing keyset", exitIO, secret, []string{"encrypt", "--keyset", e.path("absent.keyset")}},
@@ -533,9 +533,10 @@ func TestExportImportWrapped(t *testing.T) {
 
 func TestInputLimitDocumented(t *testing.T) {
 	e := newEnv(t)
-	ks := e.create("aes256-gcm", "k")
+	ks := e.create("ed25519", "k")
 	// A sparse file one byte over the real limit is refused by its size,
-	// without being read.
+	// without being read (sign reads its input whole; AEAD encrypt
+	// streams, TestStreamAnySize).
 	p := e.path("huge")
 	f, err := os.Create(p)
 	if err != nil {
@@ -543,7 +544,7 @@ func TestInputLimitDocumented(t *testing.T) {
 	}
 	f.Truncate(maxInput + 1)
 	f.Close()
-	r := fails(t, exitPolicy, nil, "encrypt", "--keyset", ks, "-i", p, "-o", e.path("out"))
+	r := fails(t, exitPolicy, nil, "sign", "--keyset", ks, "-i", p, "-o", e.path("out"))
 	if !strings.Contains(r.stderr, "64 MiB") {
 		t.Errorf("limit message %q does not name the limit", r.stderr)
 	}

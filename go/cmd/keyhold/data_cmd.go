@@ -21,8 +21,13 @@ same text must be given to decrypt. AEAD keysets (aes256-gcm,
 chacha20-poly1305, xchacha20-poly1305) use a fresh random nonce each time;
 aes256-siv is deterministic (equal inputs give equal ciphertexts).
 
+AEAD keysets encrypt any size as a stream (docs/spec/stream.md): 64 KiB
+segments, each authenticated, so memory use stays small and a truncated,
+reordered or altered file is detected. aes256-siv is one-shot: at most 64 MiB.
+
 The keyset file is saved afterwards: its use count, which the usage limit is
-checked against, persists. At most 64 MiB of input.`,
+checked against, persists. An output file appears only once it is complete
+(written to a temporary file, synced, renamed).`,
 		Example: `  keyhold encrypt --keyset app.keyset -i report.pdf -o report.pdf.khe
   echo -n 'card 4111' | keyhold encrypt --keyset app.keyset --ad customer:42 > card.khe`,
 		Args: argsExactly(),
@@ -45,6 +50,9 @@ func (a *app) encrypt(ksPath string, ad []byte, in, out string) error {
 	}
 	if err := requirePrimitive(cmd, ksPath, alg, keyhold.PrimitiveAEAD, keyhold.PrimitiveDAEAD); err != nil {
 		return err
+	}
+	if alg.Primitive() == keyhold.PrimitiveAEAD {
+		return a.encryptStream(ksPath, ad, in, out)
 	}
 	o := output{path: out, what: "ciphertext", perm: 0o644, binary: true}
 	if err := a.checkOutput(o); err != nil {
@@ -86,7 +94,13 @@ with the associated data (--ad, as given to encrypt). Nothing is written unless
 authentication succeeds: an output file is written to a temporary file, synced
 and renamed into place only then (mode 0600), so a failed decryption never
 leaves a partial plaintext. Exit code 3 means the input was altered, truncated,
-or not made with this keyset and associated data.`,
+or not made with this keyset and associated data.
+
+Streams (AEAD keysets) of any size decrypt segment by segment. To standard
+output, each segment is written once it authenticated: a failure later in the
+stream exits 3 after earlier segments were written, so use -o FILE when only
+a complete plaintext may appear. One-shot ciphertexts of earlier versions
+(and aes256-siv) are read whole, at most 64 MiB.`,
 		Example: `  keyhold decrypt --keyset app.keyset -i report.pdf.khe -o report.pdf
   keyhold decrypt --keyset app.keyset --ad customer:42 < card.khe`,
 		Args: argsExactly(),
@@ -109,6 +123,9 @@ func (a *app) decrypt(ksPath string, ad []byte, in, out string) error {
 	}
 	if err := requirePrimitive(cmd, ksPath, alg, keyhold.PrimitiveAEAD, keyhold.PrimitiveDAEAD); err != nil {
 		return err
+	}
+	if alg.Primitive() == keyhold.PrimitiveAEAD {
+		return a.decryptInput(ksPath, ad, in, out)
 	}
 	ct, err := a.readInput(in, "input", a.maxInput)
 	if err != nil {

@@ -15,11 +15,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// maxInput is the largest input (plaintext, ciphertext, message) the CLI
-// accepts. Operations are one-shot: the whole input is held in memory, and
-// decryption must authenticate everything before it writes any byte, so an
-// unbounded input would mean unbounded memory. Streaming (a later issue)
-// lifts this. The number is documented in docs/cli.md.
+// maxInput is the largest input the one-shot commands accept (sign,
+// verify, mac, aes256-siv, one-shot ciphertexts of earlier versions): they
+// hold the whole input in memory, and a one-shot decryption must
+// authenticate everything before it writes any byte. AEAD encrypt and
+// decrypt stream instead (stream.go) and have no limit. The number is
+// documented in docs/cli.md.
 const maxInput = 64 << 20
 
 // maxSmallInput bounds the files that are always small: signatures, MAC
@@ -83,7 +84,7 @@ func (a *app) readInput(path, what string, limit int64) ([]byte, error) {
 }
 
 func tooLarge(what, name string, limit int64) error {
-	return failf(exitPolicy, "%s: %s is larger than %s, the most this version handles in one piece (streaming is not supported yet)",
+	return failf(exitPolicy, "%s: %s is larger than %s, the most this command reads in one piece",
 		what, name, sizeString(limit))
 }
 

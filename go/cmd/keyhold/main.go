@@ -4,8 +4,8 @@
 //
 // Keyset files are encrypted under a key-encryption key (KEK) chosen with
 // --kek or by the engine's default (KEYHOLD_KEK, else a master key under
-// KEYHOLD_HOME). Inputs are read whole, up to maxInput bytes; streaming
-// comes later. Exit codes are a contract with scripts: see exitHelp and
+// KEYHOLD_HOME). AEAD encrypt and decrypt stream inputs of any size; other
+// inputs are read whole, up to maxInput bytes. Exit codes are a contract with scripts: see exitHelp and
 // docs/cli.md.
 package main
 

@@ -79,7 +79,8 @@ Keyset files are encrypted under a key-encryption key (KEK):
 Without --kek: the spec in $KEYHOLD_KEK, else file:$KEYHOLD_HOME/master.key
 (KEYHOLD_HOME defaults to ~/.keyhold).
 
-Inputs are read whole: at most 64 MiB per input in this version.
+encrypt and decrypt with AEAD keysets stream inputs of any size; other
+inputs (sign, verify, mac, aes256-siv) are read whole, at most 64 MiB.
 Omitted -i / -o mean standard input / standard output.
 
 ` + exitHelp

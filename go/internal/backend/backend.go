@@ -175,6 +175,26 @@ type KeyFileInfo struct {
 	UseCount uint64
 }
 
+// Streaming AEAD sizes (KH_STREAM_*, docs/spec/stream.md).
+const (
+	StreamHeaderLen      = 49
+	StreamTagLen         = 16
+	StreamSegmentMin     = 64
+	StreamSegmentMax     = 1 << 24
+	StreamSegmentDefault = 1 << 16
+	StreamMaxSegments    = uint64(1) << 32
+)
+
+// StreamInfo is kh_stream_info.
+type StreamInfo struct {
+	Alg         uint32
+	KeyID       uint32
+	SegmentSize uint32
+	HeaderLen   uint32
+	TagLen      uint32
+	Encrypting  bool
+}
+
 // BatchItem is one kh_batch_item. In, In2 and In3 are read; the backend
 // writes into Out[:len(Out)] and sets Status and OutLen.
 type BatchItem struct {
@@ -255,4 +275,17 @@ type Backend interface {
 	// (daemon). The returned Status is the call's own (StatusOK when every
 	// item ran); each item carries its own Status.
 	Batch(items []BatchItem) (failed int, st Status)
+
+	// Streaming AEAD (docs/spec/stream.md). A stream is a handle like a
+	// keyset (closed with HandleClose); every call names its segment
+	// index, so it carries over a socket as one request with no other
+	// state. StreamEncryptBegin writes the header into header[:n].
+	// StreamSeal and StreamOpen handle one or more consecutive segments
+	// starting at first; last marks the call whose final segment ends the
+	// stream.
+	StreamEncryptBegin(keyset Handle, aad []byte, segmentSize uint32, header []byte) (stream Handle, n int, st Status)
+	StreamDecryptBegin(keyset Handle, header, aad []byte) (Handle, Status)
+	StreamInfo(stream Handle) (StreamInfo, Status)
+	StreamSeal(stream Handle, first uint64, last bool, pt, out []byte) (int, Status)
+	StreamOpen(stream Handle, first uint64, last bool, ct, out []byte) (int, Status)
 }

@@ -71,5 +71,15 @@ package native
 #cgo nocallback kh_random_bytes
 #cgo noescape kh_batch
 #cgo nocallback kh_batch
+#cgo noescape kh_stream_encrypt_begin
+#cgo nocallback kh_stream_encrypt_begin
+#cgo noescape kh_stream_decrypt_begin
+#cgo nocallback kh_stream_decrypt_begin
+#cgo noescape kh_stream_info_get
+#cgo nocallback kh_stream_info_get
+#cgo noescape kh_stream_seal
+#cgo nocallback kh_stream_seal
+#cgo noescape kh_stream_open
+#cgo nocallback kh_stream_open
 */
 import "C"
