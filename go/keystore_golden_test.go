@@ -4,7 +4,6 @@ package keyhold
 
 import (
 	"bytes"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"os"
@@ -60,15 +59,6 @@ func loadGoldenKeysets(t *testing.T) (valid, invalid []goldenKeyset) {
 		t.Fatalf("golden file: version %d, %d vectors, %d invalid", doc.FormatVersion, len(doc.Vectors), len(doc.Invalid))
 	}
 	return doc.Vectors, doc.Invalid
-}
-
-func unhex(t *testing.T, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // goldenKEK opens the vector's KEK the way its file says it was stored.

@@ -1,6 +1,7 @@
 package keyhold
 
 import (
+	"encoding/hex"
 	"fmt"
 	"os"
 	"runtime"
@@ -132,6 +133,16 @@ func randBytes(t testing.TB, n int) []byte {
 	t.Helper()
 	b := make([]byte, n)
 	if _, err := suite.Rand().Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// unhex decodes a hex test vector.
+func unhex(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(s)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return b

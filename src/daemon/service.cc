@@ -139,12 +139,14 @@ Status Registry::Add(kh_handle h, uid_t owner, uint64_t engine_token, uint64_t* 
   return OkStatus();
 }
 
-Status Registry::Resolve(uint64_t token, uid_t owner, bool engine, kh_handle* out) const {
+Status Registry::Resolve(uint64_t token, uid_t owner, bool engine, kh_handle* out,
+                         uint64_t* engine_token) const {
   std::shared_lock lock(mu_);
   auto it = map_.find(token);
   if (it == map_.end() || it->second.owner != owner) return KH_E_STALE_HANDLE;
   if ((it->second.engine_token == 0) != engine) return KH_E_WRONG_HANDLE_TYPE;
   *out = it->second.h;
+  if (engine_token != nullptr) *engine_token = it->second.engine_token;
   return OkStatus();
 }
 
@@ -333,6 +335,14 @@ uint32_t ClassOf(uint16_t op) {
       return kClassManage;
     case Op::kRandomBytes:
       return kClassRandom;
+    case Op::kStreamEncryptBegin:
+    case Op::kStreamSeal:
+      return kClassEncrypt;
+    case Op::kStreamDecryptBegin:
+    case Op::kStreamOpen:
+      return kClassDecrypt;
+    case Op::kStreamInfo:
+      return kClassInfo;
     case Op::kMetrics:
     case Op::kEngineStats:
       return kClassMetrics;
@@ -663,6 +673,51 @@ kh_status Exec::Run(const wire::RequestItem& it, ItemOut o, uint64_t* value, siz
       if (st_.Classes(c_, ks) == 0) return Deny(op, ks->name);
       *value = ks->token;
       return KH_OK;
+    }
+    case Op::kStreamEncryptBegin:
+    case Op::kStreamDecryptBegin: {
+      // The keyset's ACL decides; the stream then belongs to the caller.
+      uint64_t engine_token = Registry::kDaemonEngine;
+      if (IsStoredToken(it.handle)) {
+        if ((s = Keyset(it.handle, op, &h)) != KH_OK) return s;
+      } else {
+        if ((s = svc_->registry().Resolve(it.handle, c_.uid, false, &h, &engine_token).code()) != KH_OK)
+          return s;
+        if ((st_.Classes(c_, nullptr) & ClassOf(op)) == 0) return Deny(op, "");
+      }
+      kh_handle stream = 0;
+      if (op == static_cast<uint16_t>(Op::kStreamEncryptBegin)) {
+        s = kh_stream_encrypt_begin(h, in(it.in), it.in.size(), it.arg, o.p, o.cap, &n, &stream);
+        if (s == KH_E_BUFFER_TOO_SMALL) *value = n;
+        if (s != KH_OK) return s;
+        *out_len = n;
+      } else {
+        s = kh_stream_decrypt_begin(h, in(it.in), it.in.size(), in(it.in2), it.in2.size(), &stream);
+        if (s != KH_OK) return s;
+      }
+      s = NewObject(s, stream, engine_token, value);
+      if (s != KH_OK) *out_len = 0;
+      return s;
+    }
+    case Op::kStreamInfo: {
+      if ((s = svc_->registry().Resolve(it.handle, c_.uid, false, &h).code()) != KH_OK) return s;
+      kh_stream_info z{};
+      if ((s = kh_stream_info_get(h, &z)) != KH_OK) return s;
+      uint8_t b[24];
+      const uint32_t f[6] = {z.alg, z.key_id, z.segment_size, z.header_len, z.tag_len, z.encrypting};
+      for (size_t i = 0; i < 6; ++i) PutU32(b + 4 * i, f[i]);
+      return Fixed(b, sizeof b, o, value, out_len);
+    }
+    case Op::kStreamSeal:
+    case Op::kStreamOpen: {
+      // arg: last (0/1); in3: the first segment's index, 8 bytes.
+      if ((s = svc_->registry().Resolve(it.handle, c_.uid, false, &h).code()) != KH_OK) return s;
+      if (it.in3.size() != 8) return KH_E_INVALID_ARGUMENT;
+      const uint64_t first = wire::GetU64(it.in3.data());
+      s = op == static_cast<uint16_t>(Op::kStreamSeal)
+              ? kh_stream_seal(h, first, it.arg, in(it.in), it.in.size(), o.p, o.cap, &n)
+              : kh_stream_open(h, first, it.arg, in(it.in), it.in.size(), o.p, o.cap, &n);
+      break;
     }
     case Op::kBatch:
       return KH_E_INTERNAL;  // handled by Service::Handle

@@ -87,8 +87,13 @@ class Registry {
   Status Add(kh_handle h, uid_t owner, uint64_t engine_token, uint64_t* token);
   // Resolve: the engine handle behind token, if owner created it and its
   // kind matches; KH_E_STALE_HANDLE otherwise (an unknown token and another
-  // uid's token look the same).
-  Status Resolve(uint64_t token, uid_t owner, bool engine, kh_handle* out) const;
+  // uid's token look the same). engine_token (optional) receives the
+  // token of the engine the object belongs to.
+  Status Resolve(uint64_t token, uid_t owner, bool engine, kh_handle* out,
+                 uint64_t* engine_token = nullptr) const;
+  // kDaemonEngine: the engine_token of objects made on the daemon's own
+  // engine (streams of stored keysets); never a token.
+  static constexpr uint64_t kDaemonEngine = ~uint64_t{0};
   // Remove forgets token (and, for an engine, every keyset of it) and
   // returns the engine handle to close.
   Status Remove(uint64_t token, uid_t owner, kh_handle* out, bool* was_engine);

@@ -107,6 +107,16 @@ const char* OpName(uint16_t op) {
       return "keyset.attach";
     case Op::kBatch:
       return "batch";
+    case Op::kStreamEncryptBegin:
+      return "stream.encrypt_begin";
+    case Op::kStreamDecryptBegin:
+      return "stream.decrypt_begin";
+    case Op::kStreamInfo:
+      return "stream.info";
+    case Op::kStreamSeal:
+      return "stream.seal";
+    case Op::kStreamOpen:
+      return "stream.open";
   }
   return "unknown";
 }

@@ -86,6 +86,12 @@ enum class Op : uint16_t {
   kKeysetAttach = 76,
 
   kBatch = 80,
+
+  kStreamEncryptBegin = 96,
+  kStreamDecryptBegin = 97,
+  kStreamInfo = 98,
+  kStreamSeal = 99,
+  kStreamOpen = 100,
 };
 
 // IsBatchable: ops a kBatch frame may carry (the kh_op values).

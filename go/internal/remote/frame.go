@@ -18,8 +18,9 @@ const (
 	// maxFrameLen is kMaxFrameLen: the largest frame body either side
 	// accepts.
 	maxFrameLen = 16<<20 + 1<<16
-	// maxPayload bounds one request's data so that its frame fits.
-	maxPayload = 16 << 20
+	// maxPayload bounds one request's data so that its frame (with the
+	// envelope, one item's header, and a 16-byte tag) fits.
+	maxPayload = maxFrameLen - 4096
 )
 
 // Wire operation ids (src/wire/frame.h, Op).
@@ -58,6 +59,12 @@ const (
 	opKeysetAttach       = 76
 
 	opBatch = 80
+
+	opStreamEncryptBegin = 96
+	opStreamDecryptBegin = 97
+	opStreamInfo         = 98
+	opStreamSeal         = 99
+	opStreamOpen         = 100
 )
 
 // item is one request item.
@@ -67,10 +74,14 @@ type item struct {
 	arg, arg2    uint32
 	outCap       int
 	in, in2, in3 []byte
+	// index, when hasIndex, is sent as in3: 8 bytes, big-endian (the
+	// first segment of a stream call), without a slice to carry it.
+	index    uint64
+	hasIndex bool
 }
 
 func (it *item) wireLen() int {
-	return requestItemFixed + len(it.in) + len(it.in2) + len(it.in3)
+	return requestItemFixed + len(it.in) + len(it.in2) + len(it.in3) + 8
 }
 
 // appendHeader appends the length prefix (filled by finish) and header.
@@ -93,10 +104,17 @@ func appendItem(b []byte, it *item) []byte {
 	binary.BigEndian.PutUint32(f[20:], uint32(it.outCap))
 	binary.BigEndian.PutUint32(f[24:], uint32(len(it.in)))
 	binary.BigEndian.PutUint32(f[28:], uint32(len(it.in2)))
-	binary.BigEndian.PutUint32(f[32:], uint32(len(it.in3)))
+	in3 := len(it.in3)
+	if it.hasIndex {
+		in3 = 8
+	}
+	binary.BigEndian.PutUint32(f[32:], uint32(in3))
 	b = append(b, f[:]...)
 	b = append(b, it.in...)
 	b = append(b, it.in2...)
+	if it.hasIndex {
+		return binary.BigEndian.AppendUint64(b, it.index)
+	}
 	return append(b, it.in3...)
 }
 
