@@ -114,6 +114,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.macCommand(),
 		a.versionCommand(),
 		a.selftestCommand(),
+		a.auditCommand(),
 	)
 	markRunErrors(root)
 	return root
