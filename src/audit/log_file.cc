@@ -25,6 +25,11 @@ constexpr size_t kKeyLen = 32;
 // shorter: spec section 2 bounds every field).
 constexpr size_t kMaxTail = 64 * 1024;
 constexpr std::string_view kMacField = ",\"mac\":\"";
+// kCommonMax bounds a record's common fields, kCheckpointMax a whole
+// checkpoint: rotation leaves room for the record and the checkpoint that
+// may follow it, so no file outgrows max_bytes_.
+constexpr size_t kCommonMax = 192;
+constexpr size_t kCheckpointMax = 320;
 
 std::array<uint8_t, 32> Sha256(std::string_view s) {
   std::array<uint8_t, 32> h{};
@@ -202,7 +207,7 @@ Status LogFile::AppendLocked(const std::vector<std::string>& bodies, bool checkp
   Status s = OkStatus();
   for (const auto& b : bodies) {
     if (max_bytes_ != 0 && known_size_ > 0 &&
-        static_cast<uint64_t>(known_size_) + b.size() + 256 > max_bytes_) {
+        static_cast<uint64_t>(known_size_) + b.size() + kCommonMax + kCheckpointMax > max_bytes_) {
       s = RotateLocked();
       if (!s.ok()) break;
     }
