@@ -167,8 +167,8 @@ Status Resolve(Config* c) {
     KH_RETURN_IF_ERROR(DefaultHome(&home));
     c->file_path = home + "/audit.log";
   }
-  if (c->file_path == "off") c->file_path.clear();
-  if (c->key_path.empty() && !c->file_path.empty()) {
+  // "off" stays "off" (no file sink), so resolving twice changes nothing.
+  if (c->key_path.empty() && c->file_path != "off") {
     const size_t slash = c->file_path.rfind('/');
     c->key_path =
         (slash == std::string::npos ? std::string() : c->file_path.substr(0, slash + 1)) + "audit.key";
@@ -230,9 +230,9 @@ Status Install(Config cfg) {
     s.cfg = cfg;
     s.configured = true;
     s.selftest_recorded = false;
-    s.log = cfg.enabled
-                ? std::make_shared<LogFile>(cfg.file_path, cfg.key_path, cfg.syslog, cfg.max_file_bytes)
-                : nullptr;
+    s.log = cfg.enabled ? std::make_shared<LogFile>(cfg.file_path == "off" ? std::string() : cfg.file_path,
+                                                    cfg.key_path, cfg.syslog, cfg.max_file_bytes)
+                        : nullptr;
     s.window_start = NowRfc3339();
     s.enabled.store(cfg.enabled, std::memory_order_release);
   }
@@ -384,6 +384,8 @@ Status ConfigFromAuditEnvironment(Config* out) {
   *out = c;
   return OkStatus();
 }
+
+Status ResolveDefaults(Config* cfg) { return Resolve(cfg); }
 
 Status Configure(const Config& cfg) { return Install(cfg); }
 

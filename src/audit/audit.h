@@ -74,6 +74,12 @@ struct Config {
 // loader (issue 7, policy) fills Config itself.
 Status ConfigFromAuditEnvironment(Config* out);
 
+// ResolveDefaults fills in the default paths of cfg (file_path from
+// KEYHOLD_HOME / HOME now, key_path beside it; "off" stays), so
+// two configurations compare equal only if they write to the same place.
+// Configure resolves them itself. KH_E_IO if no home directory is known.
+Status ResolveDefaults(Config* cfg);
+
 // Configure installs cfg for the process: flushes and closes the current
 // sink (if any) and opens the new one lazily at the next record. The first
 // kh_engine_open calls EnsureConfigured instead, which configures from the
