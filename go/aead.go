@@ -66,7 +66,7 @@ func (a *AEAD) Seal(dst, plaintext, aad []byte) ([]byte, error) {
 	})
 	runtime.KeepAlive(k)
 	if st != backend.StatusOK {
-		return dst, newError(op, st)
+		return dst, k.e.failed(op, st)
 	}
 	return out, nil
 }
@@ -88,7 +88,7 @@ func (a *AEAD) Open(dst, ciphertext, aad []byte) ([]byte, error) {
 	})
 	runtime.KeepAlive(k)
 	if st != backend.StatusOK {
-		return dst, newError(op, st)
+		return dst, k.e.failed(op, st)
 	}
 	return out, nil
 }

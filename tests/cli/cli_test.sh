@@ -21,6 +21,10 @@ trap 'chmod -R u+rwx "$work" 2>/dev/null; rm -rf "$work"' EXIT
 cd "$work"
 export KEYHOLD_HOME=$work/home
 unset KEYHOLD_KEK KEYHOLD_ENDPOINT KEYHOLD_AEAD_MAX_MESSAGES
+# Every key type is exercised, including the two a fresh install leaves off
+# (AES-SIV, X25519; docs/decisions/0015-configuration-and-policy.md).
+export KEYHOLD_POLICY_ENABLED=AES256_GCM,CHACHA20_POLY1305,XCHACHA20_POLY1305,AES256_SIV,HMAC_SHA256,HMAC_SHA512,ED25519,ECDSA_P256_SHA256_DER,ECDSA_P256_SHA256_P1363,X25519,HKDF_SHA256,HKDF_SHA512
+unset KEYHOLD_CONFIG KEYHOLD_POLICY_DEPRECATED
 
 passed=0
 failed=0
