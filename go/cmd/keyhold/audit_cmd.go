@@ -21,6 +21,7 @@ decision and self-test result, and per-interval counts of key use, to
 $KEYHOLD_HOME/audit.log (KEYHOLD_AUDIT_FILE). Records are hash-chained JSON
 lines with HMAC-SHA256 checkpoints under the key in audit.key beside the log
 (docs/spec/audit.md).`,
+		Example: `  keyhold audit verify ~/.keyhold/audit.log`,
 	}
 	c.AddCommand(a.auditVerifyCommand())
 	return c
