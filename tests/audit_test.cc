@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -352,6 +353,174 @@ TEST_F(AuditTest, DisabledWritesNothing) {
   RecordUse(kKs1, 1, Op::kAeadEncrypt, KH_OK, 1, 29);
   EXPECT_EQ(Flush(), OkStatus());
   EXPECT_FALSE(fs::exists(Log()));
+}
+
+// AbiLog: an engine whose audit log is a fresh file (a new path makes the
+// engine apply the audit configuration again).
+class AuditAbiTest : public AuditTest {
+ protected:
+  void SetUp() override {
+    AuditTest::SetUp();
+    ASSERT_EQ(::setenv("KEYHOLD_AUDIT_FILE", Log().c_str(), 1), 0);
+  }
+  void TearDown() override {
+    ::unsetenv("KEYHOLD_AUDIT_FILE");
+    ::unsetenv("KEYHOLD_AUDIT_FAILURE");
+    AuditTest::TearDown();
+  }
+  std::vector<json> Records() {
+    std::vector<json> out;
+    for (const auto& line : Lines(Log())) out.push_back(json::parse(line));
+    return out;
+  }
+};
+
+TEST_F(AuditAbiTest, LifecycleUseAndNoSecrets) {
+  kh_handle engine = 0;
+  ASSERT_EQ(kh_engine_open(&engine), KH_OK);
+  std::vector<uint8_t> raw_key(32);
+  for (size_t i = 0; i < raw_key.size(); ++i) raw_key[i] = static_cast<uint8_t>(0xc0 + i);
+  kh_handle raw = 0, ks = 0;
+  ASSERT_EQ(kh_keyset_import_raw(engine, KH_ALG_AES256_GCM, raw_key.data(), raw_key.size(), &raw), KH_OK);
+  ASSERT_EQ(kh_keyset_generate(engine, KH_ALG_AES256_GCM, 0, &ks), KH_OK);
+  kh_keyset_info info{};
+  ASSERT_EQ(kh_keyset_info_get(ks, &info), KH_OK);
+  const uint32_t first = info.primary_key_id;
+  uint32_t second = 0;
+  ASSERT_EQ(kh_keyset_rotate(ks, &second), KH_OK);
+
+  const std::string pt = "PLAINTEXT-MARKER-7f3a9c", aad = "AAD-MARKER-11d2";
+  const auto* ptb = reinterpret_cast<const uint8_t*>(pt.data());
+  const auto* aadb = reinterpret_cast<const uint8_t*>(aad.data());
+  std::vector<uint8_t> ct(pt.size() + 64), back(pt.size() + 64);
+  size_t ct_len = 0, back_len = 0;
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(kh_aead_encrypt(ks, ptb, pt.size(), aadb, aad.size(), ct.data(), ct.size(), &ct_len), KH_OK);
+  }
+  ASSERT_EQ(kh_aead_decrypt(ks, ct.data(), ct_len, aadb, aad.size(), back.data(), back.size(), &back_len),
+            KH_OK);
+  std::vector<uint8_t> bad(ct.begin(), ct.begin() + static_cast<ptrdiff_t>(ct_len));
+  bad.back() ^= 1;
+  EXPECT_EQ(
+      kh_aead_decrypt(ks, bad.data(), bad.size(), aadb, aad.size(), back.data(), back.size(), &back_len),
+      KH_E_AUTH_FAILED);
+  std::vector<std::vector<uint8_t>> outs(3, std::vector<uint8_t>(pt.size() + 64));
+  std::vector<kh_batch_item> items(3);
+  for (size_t i = 0; i < items.size(); ++i) {
+    items[i] = kh_batch_item{};
+    items[i].keyset = ks;
+    items[i].op = KH_OP_AEAD_ENCRYPT;
+    items[i].in = ptb;
+    items[i].in_len = pt.size();
+    items[i].out = outs[i].data();
+    items[i].out_cap = outs[i].size();
+  }
+  size_t failed = 0;
+  ASSERT_EQ(kh_batch(items.data(), items.size(), &failed), KH_OK);
+  ASSERT_EQ(failed, 0u);
+  ASSERT_EQ(kh_aead_encrypt(raw, ptb, pt.size(), nullptr, 0, ct.data(), ct.size(), &ct_len), KH_OK);
+  ASSERT_EQ(kh_keyset_disable(ks, first), KH_OK);
+  ASSERT_EQ(kh_keyset_enable(ks, first), KH_OK);
+  ASSERT_EQ(kh_keyset_disable(ks, first), KH_OK);
+  ASSERT_EQ(kh_keyset_destroy_key(ks, first), KH_OK);
+  EXPECT_EQ(kh_keyset_destroy_key(ks, 0xdead), KH_E_UNKNOWN_KEY);
+  ASSERT_EQ(kh_handle_close(raw), KH_OK);
+  ASSERT_EQ(kh_handle_close(ks), KH_OK);
+  ASSERT_EQ(kh_engine_close(engine), KH_OK);
+
+  const auto lines = Lines(Log());
+  CheckChain(lines, Key(), 1, kZero);
+  const std::string ks_hex = [&] {
+    for (const auto& r : Records()) {
+      if (r["type"] == "lifecycle" && r["event"] == "create") return r["keyset"].get<std::string>();
+    }
+    return std::string();
+  }();
+  ASSERT_EQ(ks_hex.size(), 32u);
+  std::vector<std::string> events;
+  std::map<std::string, json> uses;
+  bool selftest = false;
+  for (const auto& r : Records()) {
+    if (r["type"] == "selftest") selftest = r["result"] == "passed";
+    if (r["type"] == "lifecycle") {
+      events.push_back(r["event"].get<std::string>() + ":" + std::to_string(r["key"].get<uint32_t>()) + ":" +
+                       r["outcome"].get<std::string>());
+    }
+    if (r["type"] == "use" && r["keyset"] == ks_hex) {
+      uses[r["op"].get<std::string>() + ":" + std::to_string(r["key"].get<uint32_t>()) + ":" +
+           r["outcome"].get<std::string>()] = r;
+    }
+  }
+  EXPECT_TRUE(selftest);
+  const std::string k1 = std::to_string(first), k2 = std::to_string(second);
+  const std::vector<std::string> want_events = {
+      "import:" + events.at(0).substr(7, events.at(0).find(':', 7) - 7) + ":KH_OK",
+      "create:" + k1 + ":KH_OK",
+      "rotate:" + k2 + ":KH_OK",
+      "disable:" + k1 + ":KH_OK",
+      "enable:" + k1 + ":KH_OK",
+      "disable:" + k1 + ":KH_OK",
+      "destroy:" + k1 + ":KH_OK",
+      "destroy:" + std::to_string(0xdead) + ":KH_E_UNKNOWN_KEY",
+  };
+  EXPECT_EQ(events, want_events);
+  // 5 single encrypts and 3 batch items under the new primary; the
+  // decrypts under it too; the failed one with key 0.
+  ASSERT_TRUE(uses.count("aead_encrypt:" + k2 + ":KH_OK")) << ::testing::PrintToString(lines);
+  EXPECT_EQ(uses["aead_encrypt:" + k2 + ":KH_OK"]["count"], 8);
+  EXPECT_EQ(uses["aead_encrypt:" + k2 + ":KH_OK"]["bytes_in"], 5 * (pt.size() + aad.size()) + 3 * pt.size());
+  EXPECT_EQ(uses["aead_decrypt:" + k2 + ":KH_OK"]["count"], 1);
+  EXPECT_EQ(uses["aead_decrypt:0:KH_E_AUTH_FAILED"]["count"], 1);
+  EXPECT_EQ(json::parse(lines.back())["type"], "checkpoint");
+
+  // No key, plaintext, associated data or ciphertext, in any encoding.
+  const std::string text = keyhold::testing::ReadFile(Log());
+  const std::string ct_hex = Hex(std::span<const uint8_t>(ct.data() + 12, 16));
+  for (const std::string& secret : {Hex(raw_key), Hex(std::span<const uint8_t>(raw_key.data(), 8)), pt, aad,
+                                    ct_hex, std::string(reinterpret_cast<const char*>(raw_key.data()), 8)}) {
+    EXPECT_EQ(text.find(secret), std::string::npos) << secret;
+  }
+}
+
+TEST_F(AuditAbiTest, LifecycleFailsClosedUseFailsOpen) {
+  kh_handle engine = 0, ks = 0;
+  ASSERT_EQ(kh_engine_open(&engine), KH_OK);
+  ASSERT_EQ(kh_keyset_generate(engine, KH_ALG_AES256_GCM, 0, &ks), KH_OK);
+  // The log becomes unwritable: a directory where the file was.
+  ASSERT_EQ(::rename(Log().c_str(), (Log() + ".moved").c_str()), 0);
+  ASSERT_EQ(::mkdir(Log().c_str(), 0700), 0);
+  kh_keyset_info before{}, after{};
+  ASSERT_EQ(kh_keyset_info_get(ks, &before), KH_OK);
+  uint32_t id = 0;
+  EXPECT_EQ(kh_keyset_rotate(ks, &id), KH_E_IO);
+  EXPECT_EQ(kh_keyset_disable(ks, before.primary_key_id), KH_E_IO);
+  ASSERT_EQ(kh_keyset_info_get(ks, &after), KH_OK);
+  EXPECT_EQ(after.key_count, before.key_count);  // refused before anything changed
+  kh_handle ks2 = 0;
+  EXPECT_EQ(kh_keyset_generate(engine, KH_ALG_AES256_GCM, 0, &ks2), KH_E_IO);
+  EXPECT_EQ(ks2, 0u);
+  kh_engine_stats st{};
+  ASSERT_EQ(kh_engine_stats_get(engine, &st), KH_OK);
+  EXPECT_EQ(st.live_handles, 1u);  // the refused keyset was closed again
+  // Use goes on; its records are counted as lost.
+  const uint8_t msg[64] = {};
+  uint8_t out[128];
+  size_t out_len = 0;
+  const uint64_t dropped = GetStats().dropped_records;
+  EXPECT_EQ(kh_aead_encrypt(ks, msg, sizeof msg, nullptr, 0, out, sizeof out, &out_len), KH_OK);
+  ASSERT_EQ(kh_handle_close(ks), KH_OK);
+  ASSERT_EQ(kh_engine_close(engine), KH_OK);
+  EXPECT_GT(GetStats().dropped_records, dropped);
+}
+
+TEST_F(AuditAbiTest, EngineRefusesToOpenWithoutItsLog) {
+  ASSERT_TRUE(std::ofstream(dir_ + "/blocked").good());
+  ASSERT_EQ(::setenv("KEYHOLD_AUDIT_FILE", (dir_ + "/blocked/audit.log").c_str(), 1), 0);
+  kh_handle engine = 0;
+  EXPECT_EQ(kh_engine_open(&engine), KH_E_IO);
+  ASSERT_EQ(::setenv("KEYHOLD_AUDIT_FAILURE", "open", 1), 0);
+  ASSERT_EQ(kh_engine_open(&engine), KH_OK);
+  ASSERT_EQ(kh_engine_close(engine), KH_OK);
 }
 
 // ScopedEnv sets one variable for a scope.
