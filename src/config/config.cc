@@ -7,6 +7,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
@@ -20,8 +21,11 @@ namespace {
 
 // kMaxFileBytes: a configuration file is small; a huge one is a mistake.
 constexpr size_t kMaxFileBytes = 1 << 20;
-// kQuoteMax: how much of an offending value an error quotes.
-constexpr size_t kQuoteMax = 48;
+// kQuoteMax: the longest offending value an error shows. A longer one, or
+// one with characters outside names and numbers, is described by its
+// length only: a key pasted into the wrong variable must not reach a log
+// through the error naming that variable (go/leak_test.go).
+constexpr size_t kQuoteMax = 24;
 
 enum class Type { kCount, kUint, kBool, kString, kAlgList };
 
@@ -35,11 +39,21 @@ struct Value {
 };
 
 std::string Quote(std::string_view v) {
-  std::string q(v.substr(0, kQuoteMax));
+  const bool plain = std::all_of(v.begin(), v.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-' || c == '.';
+  });
+  if (v.size() > kQuoteMax || !plain)
+    return "(a value of " + std::to_string(v.size()) + " characters, not shown)";
+  return "\"" + std::string(v) + "\"";
+}
+
+// QuotePath shows a file name (KEYHOLD_CONFIG's), which is not a secret.
+std::string QuotePath(std::string_view v) {
+  std::string q(v.substr(0, 512));
   for (char& c : q) {
     if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
   }
-  return "\"" + q + (v.size() > kQuoteMax ? "...\"" : "\"");
+  return "\"" + q + "\"";
 }
 
 bool ParseBool(std::string_view v, bool* out) {
@@ -559,13 +573,13 @@ Status Load(const Getenv& env, Config* out, std::string* error) {
     return Finish(env, nullptr, "", out, error);
   }
   std::ifstream in(path, std::ios::binary);
-  if (!in) return Fail(error, "KEYHOLD_CONFIG: cannot read " + Quote(path), KH_E_IO);
+  if (!in) return Fail(error, "KEYHOLD_CONFIG: cannot read " + QuotePath(path), KH_E_IO);
   std::string text(kMaxFileBytes + 1, '\0');
   in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  if (in.bad()) return Fail(error, "KEYHOLD_CONFIG: cannot read " + Quote(path), KH_E_IO);
+  if (in.bad()) return Fail(error, "KEYHOLD_CONFIG: cannot read " + QuotePath(path), KH_E_IO);
   text.resize(static_cast<size_t>(in.gcount()));
   if (text.size() > kMaxFileBytes)
-    return Fail(error, "KEYHOLD_CONFIG: " + Quote(path) + " is larger than 1 MiB");
+    return Fail(error, "KEYHOLD_CONFIG: " + QuotePath(path) + " is larger than 1 MiB");
   return LoadFromText(env, text, path, out, error);
 }
 

@@ -115,6 +115,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.versionCommand(),
 		a.selftestCommand(),
 		a.auditCommand(),
+		a.configCommand(),
 	)
 	markRunErrors(root)
 	return root
