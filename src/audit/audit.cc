@@ -237,7 +237,7 @@ Status Install(Config cfg) {
     s.enabled.store(cfg.enabled, std::memory_order_release);
   }
   static std::once_flag once;
-  std::call_once(once, [] { std::atexit(AtExit); });
+  std::call_once(once, [] { (void)std::atexit(AtExit); });
   if (cfg.enabled) StartFlusher();
   return OkStatus();
 }

@@ -23,7 +23,7 @@ namespace {
 constexpr size_t kKeyLen = 32;
 // kMaxTail: the longest record the tail reader accepts (records are far
 // shorter: spec section 2 bounds every field).
-constexpr size_t kMaxTail = 64 * 1024;
+constexpr size_t kMaxTail = size_t{64} * 1024;
 constexpr std::string_view kMacField = ",\"mac\":\"";
 // kCommonMax bounds a record's common fields, kCheckpointMax a whole
 // checkpoint: rotation leaves room for the record and the checkpoint that
@@ -127,7 +127,7 @@ void AppendJsonString(std::string* out, std::string_view s) {
       // Non-ASCII is escaped byte by byte: records stay 7-bit and a stray
       // byte can never form an invalid UTF-8 sequence in the log.
       char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      (void)std::snprintf(buf, sizeof buf, "\\u%04x", c);
       out->append(buf);
     } else {
       out->push_back(ch);
@@ -142,8 +142,9 @@ std::string NowRfc3339() {
   struct tm tm {};
   (void)::gmtime_r(&ts.tv_sec, &tm);
   char buf[128];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<long>(ts.tv_nsec / 1000));
+  (void)std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900,
+                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                      static_cast<long>(ts.tv_nsec / 1000));
   return buf;
 }
 
@@ -303,11 +304,11 @@ Status LogFile::ReadTailLocked(uint64_t size) {
 
 // WriteLineLocked completes body into a record (spec section 2), chains it
 // and writes it.
-Status LogFile::WriteLineLocked(std::string body) {
+Status LogFile::WriteLineLocked(const std::string& body) {
   std::string line;
   line.reserve(160 + body.size());
   char head[64];
-  std::snprintf(head, sizeof head, "{\"v\":1,\"seq\":%" PRIu64 ",\"time\":", seq_ + 1);
+  (void)std::snprintf(head, sizeof head, "{\"v\":1,\"seq\":%" PRIu64 ",\"time\":", seq_ + 1);
   line.append(head);
   AppendJsonString(&line, NowRfc3339());
   line.append(",\"prev\":\"").append(Hex(prev_)).append("\",\"pid\":");
@@ -382,7 +383,7 @@ Status LogFile::WriteCheckpointLocked() {
 Status LogFile::RotateLocked() {
   if (!last_is_checkpoint_) KH_RETURN_IF_ERROR(WriteCheckpointLocked());
   char suffix[32];
-  std::snprintf(suffix, sizeof suffix, ".%020" PRIu64, seq_);
+  (void)std::snprintf(suffix, sizeof suffix, ".%020" PRIu64, seq_);
   const std::string rotated = path_ + suffix;
   const std::string tmp = path_ + ".new";
   (void)::unlink(tmp.c_str());
@@ -403,7 +404,7 @@ Status LogFile::RotateLocked() {
   ++rotations_;
   std::string body = "\"type\":\"rotated\",\"from\":";
   AppendJsonString(&body, BaseOf(rotated));
-  return WriteLineLocked(std::move(body));
+  return WriteLineLocked(body);
 }
 
 }  // namespace keyhold::audit

@@ -46,7 +46,7 @@ class LogFile {
   Status SyncLocked();
   Status ReadTailLocked(uint64_t size);
   Status LoadKeyLocked();
-  Status WriteLineLocked(std::string body);
+  Status WriteLineLocked(const std::string& body);
   Status WriteCheckpointLocked();
   Status RotateLocked();
   void CloseFdLocked();
