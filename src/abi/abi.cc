@@ -334,9 +334,9 @@ bool ItemOp(uint32_t op, metrics::Op* out) {
 // bytes and (on success) its output length.
 template <typename F>
 kh_status Metered(metrics::Op op, uint64_t bytes_in, const size_t* out_len, F&& call) noexcept {
-  const uint64_t start = metrics::Begin();
+  metrics::Recorder rec;
   const kh_status s = call();
-  metrics::Record(op, s, bytes_in, s == KH_OK && out_len != nullptr ? *out_len : 0, start);
+  rec.Done(op, s, bytes_in, s == KH_OK && out_len != nullptr ? *out_len : 0);
   return s;
 }
 

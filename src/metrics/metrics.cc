@@ -13,7 +13,6 @@
 #include "core/json.h"
 
 namespace keyhold::metrics {
-namespace {
 
 using Counter = std::atomic<uint64_t>;
 
@@ -21,7 +20,7 @@ using Counter = std::atomic<uint64_t>;
 // relaxed load and store, no locked instruction); Take reads relaxed.
 // Blocks are never freed: a thread's exit hands its block, counts and all,
 // to the next new thread.
-struct alignas(64) Block {
+struct alignas(64) Block {  // NOLINT(cert-dcl58-cpp): declared in metrics.h
   Counter count[kOps][kOutcomes] = {};
   Counter bytes_in[kOps] = {};
   Counter bytes_out[kOps] = {};
@@ -32,6 +31,8 @@ struct alignas(64) Block {
   std::atomic<bool> owned{true};
   Block* next = nullptr;  // immutable once published
 };
+
+namespace {
 
 inline void Bump(Counter& c, uint64_t n) {
   c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
@@ -150,6 +151,29 @@ uint64_t BucketUpperNs(size_t i) { return uint64_t{1} << (kFirstBucketLog2 + i);
 void Configure(bool enabled, uint32_t sample) {
   g_enabled.store(enabled, std::memory_order_relaxed);
   g_sample.store(sample, std::memory_order_relaxed);
+}
+
+Recorder::Recorder() noexcept : block_(nullptr), start_(0) {
+  if (!g_enabled.load(std::memory_order_relaxed)) return;
+  block_ = Mine();
+  const uint32_t sample = g_sample.load(std::memory_order_relaxed);
+  if (sample != 0 && (block_->tick++ & (sample - 1)) == 0) start_ = NowNs();
+}
+
+void Recorder::Done(Op op, kh_status outcome, uint64_t bytes_in, uint64_t bytes_out) noexcept {
+  Block* b = block_;
+  if (b == nullptr) return;
+  const auto o = static_cast<size_t>(op);
+  const auto s = static_cast<size_t>(outcome);
+  Bump(b->count[o][s < kOutcomes ? s : kOutcomes - 1], 1);
+  Bump(b->bytes_in[o], bytes_in);
+  Bump(b->bytes_out[o], bytes_out);
+  if (start_ != 0) {
+    const uint64_t end = NowNs();
+    const uint64_t ns = end > start_ ? end - start_ : 0;
+    Bump(b->latency[o][Bucket(ns)], 1);
+    Bump(b->latency_sum_ns[o], ns);
+  }
 }
 
 uint64_t Begin() noexcept {

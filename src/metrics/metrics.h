@@ -73,8 +73,23 @@ constexpr size_t kReasons = static_cast<size_t>(Reason::kCount);
 // thread (a power of two; 0 never times).
 void Configure(bool enabled, uint32_t sample);
 
-// Begin returns a start time in ns when this operation is to be timed,
-// else 0. Record counts one finished operation; start is Begin's value.
+struct Block;  // one thread's counters (metrics.cc)
+
+// Recorder counts one operation: construct it before the operation (it
+// finds this thread's counters once and, 1 in `sample` times, reads the
+// clock) and call Done with the outcome.
+class Recorder {
+ public:
+  Recorder() noexcept;
+  void Done(Op op, kh_status outcome, uint64_t bytes_in, uint64_t bytes_out) noexcept;
+
+ private:
+  Block* block_;    // nullptr when metrics are off
+  uint64_t start_;  // ns, 0 when this operation is not timed
+};
+
+// Begin/Record: Recorder in two calls (for loops that already hold a
+// start time).
 uint64_t Begin() noexcept;
 void Record(Op op, kh_status outcome, uint64_t bytes_in, uint64_t bytes_out, uint64_t start) noexcept;
 void RecordRefusal(Reason r) noexcept;

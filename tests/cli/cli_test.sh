@@ -342,6 +342,30 @@ check "  ... and no file is left" test ! -e blocked.keyset
 KEYHOLD_HOME=$work/blocked KEYHOLD_AUDIT_FAILURE=open expect "unless KEYHOLD_AUDIT_FAILURE=open" 0 \
   keyset create --type aes256-gcm --out blocked.keyset
 
+# Configuration: sources, precedence, errors naming the setting, policy.
+printf '[engine]\nuse_reservation = 4096\n[policy]\nallow_export = false\n[daemon]\nsocket = "/x"\n' >keyhold.toml
+KEYHOLD_CONFIG=$work/keyhold.toml KEYHOLD_USE_RESERVATION=512 expect "config show" 0 config show
+check "  ... a file value is marked file" grep -Eq '^policy.allow_export +file +KEYHOLD_POLICY_ALLOW_EXPORT +false' out.txt
+check "  ... the environment wins over the file" grep -Eq '^engine.use_reservation +env +KEYHOLD_USE_RESERVATION +512' out.txt
+check "  ... defaults are marked default" grep -Eq '^metrics.latency_sample +default' out.txt
+KEYHOLD_CONFIG=$work/keyhold.toml expect "config show --json" 0 config show --json
+check "  ... names the file" grep -q "\"file\": \"$work/keyhold.toml\"" out.txt
+printf '[policy]\nenable = ["AES256_GCM"]\n' >bad.toml
+KEYHOLD_CONFIG=$work/bad.toml expect "an unknown config key stops the engine" 1 config show
+check "  ... and is named" grep -q 'unknown key policy."enable"' err.txt
+KEYHOLD_POLICY_ENABLED=AES256_GCM,AES128_GCM expect "an unknown algorithm stops the engine" 1 \
+  keyset create --type aes256-gcm --out never.keyset
+check "  ... naming the variable and the name" grep -q 'KEYHOLD_POLICY_ENABLED: unknown algorithm "AES128_GCM"' err.txt
+KEYHOLD_POLICY_ENABLED= expect "a fresh install refuses AES-SIV (policy, exit 4)" 4 \
+  keyset create --type aes256-siv --out siv-default.keyset
+expect "a keyset made while AES-GCM is enabled" 0 keyset create --type aes256-gcm --out dep.keyset &&
+  expect "  ... encrypts" 0 encrypt --keyset dep.keyset -i msg.txt -o dep.khe
+KEYHOLD_POLICY_ENABLED=ED25519 KEYHOLD_POLICY_DEPRECATED=AES256_GCM expect "a deprecated algorithm still decrypts" 0 \
+  decrypt --keyset dep.keyset -i dep.khe -o dep.out
+check "  ... the plaintext" cmp -s msg.txt dep.out
+KEYHOLD_POLICY_ENABLED=ED25519 KEYHOLD_POLICY_DEPRECATED=AES256_GCM STDIN=msg.txt expect \
+  "a deprecated algorithm does not encrypt (exit 4)" 4 encrypt --keyset dep.keyset
+
 check "no temporary files anywhere" no_temp_files "$work"
 
 echo
