@@ -9,8 +9,12 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -344,6 +348,40 @@ TEST_F(AuditTest, CorruptTailStopsTheSink) {
   { std::ofstream(Log(), std::ios::app) << "{\"v\":1,\"seq\":2,\"ti"; }
   ASSERT_EQ(Configure(cfg_), OkStatus());
   EXPECT_EQ(RecordLifecycle(Lifecycle::kCreate, kKs1, 1, KH_OK), Status(KH_E_IO));
+}
+
+// Syslog gets the same lines as the file. The test listens on /dev/log
+// itself, so it runs only where no syslog daemon owns that socket.
+TEST_F(AuditTest, SyslogGetsEveryRecord) {
+  if (::access("/dev/log", F_OK) == 0) GTEST_SKIP() << "/dev/log belongs to a syslog daemon here";
+  const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, "/dev/log", sizeof addr.sun_path - 1);
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    GTEST_SKIP() << "cannot listen on /dev/log";
+  }
+  const timeval tv{2, 0};
+  ASSERT_EQ(::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+  cfg_.syslog = true;
+  ASSERT_EQ(Configure(cfg_), OkStatus());
+  ASSERT_EQ(RecordLifecycle(Lifecycle::kDisable, kKs1, 5, KH_OK), OkStatus());
+  char buf[4096];
+  const ssize_t n = ::recv(fd, buf, sizeof buf - 1, 0);
+  ResetForTesting();  // closelog before the socket goes
+  ::close(fd);
+  ::unlink("/dev/log");
+  ASSERT_GT(n, 0);
+  const std::string msg(buf, static_cast<size_t>(n));
+  // <facility LOG_AUTHPRIV (10) * 8 + LOG_INFO (6)>, ident, pid, the record.
+  EXPECT_EQ(msg.rfind("<86>", 0), 0u) << msg;
+  EXPECT_NE(msg.find("keyhold-audit[" + std::to_string(::getpid()) + "]: "), std::string::npos) << msg;
+  const auto lines = Lines(Log());  // the record, then the reset's checkpoint
+  ASSERT_EQ(lines.size(), 2u);
+  ASSERT_GE(msg.size(), lines[0].size());
+  EXPECT_EQ(msg.substr(msg.size() - lines[0].size()), lines[0]);
 }
 
 TEST_F(AuditTest, DisabledWritesNothing) {

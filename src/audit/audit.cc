@@ -85,6 +85,7 @@ struct State {
 
   std::mutex flusher_mu;  // guards the flusher thread's life
   std::thread flusher;
+  pid_t flusher_pid = 0;  // the process that started it (a forked child has no flusher)
   std::condition_variable cv;
   bool stop = false;  // guarded by flusher_mu
 
@@ -202,7 +203,15 @@ void StopFlusher() {
     t = std::move(s.flusher);
   }
   s.cv.notify_all();
-  if (t.joinable()) t.join();
+  if (!t.joinable()) return;
+  if (s.flusher_pid == ::getpid()) {
+    t.join();
+  } else {
+    // A forked child: the thread ran in the parent and cannot be joined
+    // here; its handle is kept rather than destroyed (which would abort).
+    static auto* orphans = new std::vector<std::thread>;
+    orphans->push_back(std::move(t));
+  }
 }
 
 void StartFlusher() {
@@ -211,6 +220,7 @@ void StartFlusher() {
   if (s.flusher.joinable()) return;
   s.stop = false;
   s.flusher = std::thread(FlusherLoop);
+  s.flusher_pid = ::getpid();
 }
 
 void AtExit() {
