@@ -68,7 +68,9 @@ type Report struct {
 	// Unsealed: records after the last checkpoint. A live log may end so;
 	// they are chained but not yet authenticated (spec section 3.2).
 	Unsealed int
-	// HeadSeq: the checkpoint the head file names (0 without a head).
+	// HeadSeq: the checkpoint the head file names and the log was checked
+	// against (0 without a head, or if it names a record before the
+	// first file given).
 	HeadSeq uint64
 }
 
@@ -432,6 +434,12 @@ func Verify(files []string, opt Options) (Report, error) {
 	}
 	rep.Files = len(files)
 	rep.LastSeq = prevSeq
+	if headSeq != 0 && !headFound && headSeq < rep.FirstSeq {
+		// The head names a checkpoint in an older file than those given
+		// (--partial, right after a rotation): nothing to compare.
+		rep.HeadSeq = 0
+		headFound = true
+	}
 	if headSeq != 0 && !headFound {
 		return rep, &Defect{lastFile, lastLine + 1, fmt.Sprintf("the log ends at record %d (or lacks it), but the head file names checkpoint %d: records were cut off", prevSeq, headSeq)}
 	}

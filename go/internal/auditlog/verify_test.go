@@ -245,6 +245,15 @@ func TestVerifyRotation(t *testing.T) {
 	if _, err := Verify([]string{live}, Options{Key: testKey, Partial: true, Head: b.head}); err != nil {
 		t.Errorf("live alone, partial: %v", err)
 	}
+	// Right after a rotation the head names the old file's last
+	// checkpoint: the live file alone cannot be checked against it.
+	oldHead := append([]byte(nil), b.lines[9]...)
+	if rep, err := Verify([]string{live}, Options{Key: testKey, Partial: true, Head: append(oldHead, '\n')}); err != nil || rep.HeadSeq != 0 {
+		t.Errorf("live alone, head in the old file: %+v, %v", rep, err)
+	}
+	if rep, err := Verify(files, Options{Key: testKey, Head: append(oldHead, '\n')}); err != nil || rep.HeadSeq != 10 {
+		t.Errorf("both files, head in the old file: %+v, %v", rep, err)
+	}
 	// Files in the wrong order.
 	if _, err := Verify([]string{live, old}, Options{Key: testKey}); !errors.As(err, &d) || d.File != live || d.Line != 1 {
 		t.Errorf("swapped: %v", err)
