@@ -425,7 +425,9 @@ Status Finish(const Getenv& env, const toml::table* file, std::string_view file_
         Value v;
         std::string why;
         if (!FromToml(*k, value, &v, &why) || !k->apply(v, out, &why).ok()) {
-          return Fail(error, where + k->table + "." + k->key + ": " + why);
+          std::string text = where;
+          text.append(k->table).append(".").append(k->key).append(": ").append(why);
+          return Fail(error, std::move(text));
         }
         sources[static_cast<size_t>(k - kKnobs)] = Source::kFile;
       }

@@ -17,7 +17,7 @@ inline std::string JsonString(std::string_view v) {
       s += c;
     } else if (u < 0x20) {
       char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", u);
+      (void)std::snprintf(buf, sizeof buf, "\\u%04x", u);
       s += buf;
     } else {
       s += c;

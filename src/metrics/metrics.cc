@@ -103,31 +103,33 @@ std::string Num(uint64_t v) { return std::to_string(v); }
 }  // namespace
 
 const char* OpName(Op op) {
-  static constexpr std::array<const char*, kOps> kNames = {"aead_encrypt",
-                                                           "aead_decrypt",
-                                                           "aead_seal_nonce",
-                                                           "aead_open_nonce",
-                                                           "daead_encrypt",
-                                                           "daead_decrypt",
-                                                           "mac_compute",
-                                                           "mac_verify",
-                                                           "sig_sign",
-                                                           "sig_verify",
-                                                           "sig_sign_plain",
-                                                           "sig_sign_digest",
-                                                           "sig_verify_plain",
-                                                           "kex_agree",
-                                                           "kdf_derive",
-                                                           "keyset_generate",
-                                                           "keyset_import_raw",
-                                                           "keyset_import_public",
-                                                           "keyset_import_wrapped",
-                                                           "keyset_export_wrapped",
-                                                           "keyset_load_file",
-                                                           "keyset_save_file",
-                                                           "keyset_rotate"};
+  static constexpr const char* kNames[] = {"aead_encrypt",
+                                           "aead_decrypt",
+                                           "aead_seal_nonce",
+                                           "aead_open_nonce",
+                                           "daead_encrypt",
+                                           "daead_decrypt",
+                                           "mac_compute",
+                                           "mac_verify",
+                                           "sig_sign",
+                                           "sig_verify",
+                                           "sig_sign_plain",
+                                           "sig_sign_digest",
+                                           "sig_verify_plain",
+                                           "kex_agree",
+                                           "kdf_derive",
+                                           "keyset_generate",
+                                           "keyset_import_raw",
+                                           "keyset_import_public",
+                                           "keyset_import_wrapped",
+                                           "keyset_export_wrapped",
+                                           "keyset_load_file",
+                                           "keyset_save_file",
+                                           "keyset_rotate"};
+  static_assert(std::size(kNames) == kOps);
   const auto i = static_cast<size_t>(op);
-  return i < kOps ? kNames[i] : "unknown";
+  if (i >= kOps) return "unknown";
+  return kNames[i];
 }
 
 const char* ReasonName(Reason r) {
@@ -325,13 +327,13 @@ std::string ToPrometheus(const Snapshot& s) {
     for (size_t k = 0; k < kFiniteBuckets; ++k) {
       cum += s.latency[o][k];
       char le[32];
-      std::snprintf(le, sizeof le, "%.9g", static_cast<double>(BucketUpperNs(k)) / 1e9);
+      (void)std::snprintf(le, sizeof le, "%.9g", static_cast<double>(BucketUpperNs(k)) / 1e9);
       p +=
           "keyhold_operation_duration_seconds_bucket{op=\"" + op + "\",le=\"" + le + "\"} " + Num(cum) + "\n";
     }
     p += "keyhold_operation_duration_seconds_bucket{op=\"" + op + "\",le=\"+Inf\"} " + Num(n) + "\n";
     char sum[48];
-    std::snprintf(sum, sizeof sum, "%.9g", static_cast<double>(s.latency_sum_ns[o]) / 1e9);
+    (void)std::snprintf(sum, sizeof sum, "%.9g", static_cast<double>(s.latency_sum_ns[o]) / 1e9);
     p += "keyhold_operation_duration_seconds_sum{op=\"" + op + "\"} " + sum + "\n";
     p += "keyhold_operation_duration_seconds_count{op=\"" + op + "\"} " + Num(n) + "\n";
   }
