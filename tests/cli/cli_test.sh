@@ -358,6 +358,8 @@ KEYHOLD_POLICY_ENABLED=AES256_GCM,AES128_GCM expect "an unknown algorithm stops 
 check "  ... naming the variable and the name" grep -q 'KEYHOLD_POLICY_ENABLED: unknown algorithm "AES128_GCM"' err.txt
 KEYHOLD_POLICY_ENABLED= expect "a fresh install refuses AES-SIV (policy, exit 4)" 4 \
   keyset create --type aes256-siv --out siv-default.keyset
+KEYHOLD_POLICY_ENABLED= expect "selftest passes under the default policy" 0 selftest
+check "  ... reporting AES-SIV skipped" grep -Eq 'aes256-siv +skipped: disabled by policy' out.txt
 expect "a keyset made while AES-GCM is enabled" 0 keyset create --type aes256-gcm --out dep.keyset &&
   expect "  ... encrypts" 0 encrypt --keyset dep.keyset -i msg.txt -o dep.khe
 KEYHOLD_POLICY_ENABLED=ED25519 KEYHOLD_POLICY_DEPRECATED=AES256_GCM expect "a deprecated algorithm still decrypts" 0 \
