@@ -88,6 +88,14 @@ func TestLeakCheckerCatchesAPlantedMarker(t *testing.T) {
 
 func TestNoSecretInLogsErrorsAuditOrMetrics(t *testing.T) {
 	dir := t.TempDir()
+	// The audit trail and the metrics switches are process-wide: once the
+	// variables below are restored, open an engine again so that the rest
+	// of the suite does not audit into a removed directory.
+	t.Cleanup(func() {
+		if e, err := keyhold.Open(keyhold.WithInProcess()); err == nil {
+			e.Close()
+		}
+	})
 	t.Setenv("KEYHOLD_AUDIT_FILE", filepath.Join(dir, "audit.log"))
 	t.Setenv("KEYHOLD_AUDIT_INTERVAL_MS", "10")
 	t.Setenv("KEYHOLD_METRICS_LATENCY_SAMPLE", "1")

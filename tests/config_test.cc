@@ -222,7 +222,11 @@ class ScopedEnv {
     const char* old = std::getenv(name);  // NOLINT(concurrency-mt-unsafe)
     if (old != nullptr) old_ = old;
     had_ = old != nullptr;
-    setenv(name, value, 1);  // NOLINT(concurrency-mt-unsafe)
+    if (value == nullptr) {
+      unsetenv(name);  // NOLINT(concurrency-mt-unsafe)
+    } else {
+      setenv(name, value, 1);  // NOLINT(concurrency-mt-unsafe)
+    }
   }
   ~ScopedEnv() {
     if (had_) {
@@ -291,6 +295,21 @@ TEST(ConfigAbi, TheFileIsReadAndAMissingFileIsAnIoError) {
   kh_handle e = 0;
   EXPECT_EQ(kh_engine_open(&e), KH_E_IO);
   EXPECT_NE(LastError().find("KEYHOLD_CONFIG"), std::string::npos);
+}
+
+TEST(ConfigAbi, TheDefaultKekLivesInTheConfiguredHome) {
+  testing::TempDir dir;
+  const std::string path = dir / "keyhold.toml";
+  const std::string text = "[engine]\nhome = \"" + dir.path() + "/from-file\"\n";
+  testing::WriteBytes(path, std::vector<uint8_t>(text.begin(), text.end()));
+  ScopedEnv cfg("KEYHOLD_CONFIG", path.c_str());
+  ScopedEnv no_home("KEYHOLD_HOME", nullptr);
+  ScopedEnv no_kek("KEYHOLD_KEK", nullptr);
+  kh_handle e = 0, kek = 0;
+  ASSERT_EQ(kh_engine_open(&e), KH_OK) << LastError();
+  ASSERT_EQ(testing::OpenKek(e, "default", &kek), KH_OK);
+  EXPECT_EQ(testing::FileMode(dir / "from-file/master.key"), 0600u);
+  EXPECT_EQ(kh_engine_close(e), KH_OK);
 }
 
 }  // namespace

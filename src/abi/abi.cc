@@ -885,7 +885,11 @@ kh_status kh_kek_open(kh_handle engine, const char* spec, size_t spec_len, kh_ha
     if (spec == nullptr && spec_len != 0) return KH_E_NULL_POINTER;
     std::shared_ptr<Object> e;
     KH_RETURN_IF_ERROR(GetObject(engine, Kind::kEngine, &e));
-    auto kek = keyhold::keystore::OpenKek(std::string_view(spec == nullptr ? "" : spec, spec_len));
+    // "default" finds master.key in a config file's [engine] home, unless
+    // KEYHOLD_HOME is set when the KEK is opened.
+    const auto& cfg = *static_cast<EngineObject*>(e.get())->config;
+    auto kek = keyhold::keystore::OpenKek(std::string_view(spec == nullptr ? "" : spec, spec_len),
+                                          cfg.home_source == keyhold::config::Source::kFile ? cfg.home : "");
     if (!kek.ok()) return kek.status();
     auto obj = std::make_shared<KekObject>(std::move(kek).value());
     KH_RETURN_IF_ERROR(HandleTable::Global().Insert(obj, static_cast<EngineObject*>(e.get())));

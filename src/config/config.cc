@@ -490,6 +490,7 @@ Status Finish(const Getenv& env, const toml::table* file, std::string_view file_
                            " is false");
   }
 
+  out->home_source = source_of("engine", "home");
   // The audit log lives in the home directory unless placed elsewhere; the
   // audit trail's own default reads only the variable.
   if (out->audit.file_path.empty() && source_of("engine", "home") == Source::kFile) {

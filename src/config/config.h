@@ -47,6 +47,7 @@ struct Config {
   aead::Preference aes_gcm_backend = aead::Preference::kAuto;
   aead::Preference chacha20_poly1305_backend = aead::Preference::kAuto;
   std::string home;  // KEYHOLD_HOME, else $HOME/.keyhold
+  Source home_source = Source::kDefault;
   std::string file;  // the config file read, if any
 
   Policy policy;
