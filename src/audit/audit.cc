@@ -22,8 +22,8 @@ namespace {
 
 // --------------------------------------------------------------- caller
 
-thread_local Caller tl_caller;
-thread_local bool tl_caller_set = false;
+// Caller state lives in ThreadState (below): one thread-local access per
+// use, which matters in the shared library (each one is a __tls_get_addr).
 
 // ------------------------------------------------------------ aggregation
 //
@@ -57,7 +57,21 @@ struct ThreadTable {
   std::atomic<bool> dead{false};
 };
 
-thread_local ThreadTable* tl_table = nullptr;
+// ThreadState: everything the hot path needs from its thread.
+struct ThreadState {
+  ThreadTable* table = nullptr;
+  Caller caller;
+  bool caller_set = false;
+};
+// initial-exec: a fixed offset from the thread pointer, no __tls_get_addr
+// call in the shared library (40 bytes of the static TLS surplus that glibc
+// keeps for libraries; dlopen'ed late into a process that used it all up,
+// libkeyhold.so would fail to load).
+thread_local ThreadState tl __attribute__((tls_model("initial-exec")));
+
+// g_enabled: auditing on (constant-initialised, so the hot path reads it
+// without a static-init guard).
+std::atomic<bool> g_enabled{false};
 
 // TableOwner marks its thread's table dead at thread exit; the flusher
 // reports what is left and frees it.
@@ -65,7 +79,7 @@ struct TableOwner {
   std::shared_ptr<ThreadTable> table;
   ~TableOwner() {
     if (table) table->dead.store(true, std::memory_order_release);
-    tl_table = nullptr;
+    tl.table = nullptr;
   }
 };
 
@@ -91,7 +105,6 @@ struct State {
 
   std::mutex flush_mu;  // one flush at a time, so records stay in window order
 
-  std::atomic<bool> enabled{false};
   std::atomic<uint64_t> written{0}, dropped{0}, failures{0}, unreported_drops{0};
 };
 
@@ -244,7 +257,7 @@ Status Install(Config cfg) {
                                                     cfg.key_path, cfg.syslog, cfg.max_file_bytes)
                         : nullptr;
     s.window_start = NowRfc3339();
-    s.enabled.store(cfg.enabled, std::memory_order_release);
+    g_enabled.store(cfg.enabled, std::memory_order_release);
   }
   static std::once_flag once;
   std::call_once(once, [] { (void)std::atexit(AtExit); });
@@ -253,13 +266,13 @@ Status Install(Config cfg) {
 }
 
 void AppendCaller(std::string* body) {
-  if (!tl_caller_set) return;
+  if (!tl.caller_set) return;
   body->append(",\"caller\":{\"pid\":")
-      .append(std::to_string(tl_caller.pid))
+      .append(std::to_string(tl.caller.pid))
       .append(",\"uid\":")
-      .append(std::to_string(tl_caller.uid))
+      .append(std::to_string(tl.caller.uid))
       .append(",\"gid\":")
-      .append(std::to_string(tl_caller.gid))
+      .append(std::to_string(tl.caller.gid))
       .push_back('}');
 }
 
@@ -301,8 +314,8 @@ ThreadTable* NewTable() {
     s.tables.push_back(t);
   }
   owner.table = t;
-  tl_table = t.get();
-  return tl_table;
+  tl.table = t.get();
+  return tl.table;
 }
 
 void Spill(const AggKey& k, uint64_t in, uint64_t out) {
@@ -412,20 +425,21 @@ Status EnsureConfigured() {
   return Install(cfg);
 }
 
-ScopedCaller::ScopedCaller(const Caller& c) : prev_(tl_caller), prev_set_(tl_caller_set) {
-  tl_caller = c;
-  tl_caller_set = true;
+ScopedCaller::ScopedCaller(const Caller& c) : prev_(tl.caller), prev_set_(tl.caller_set) {
+  tl.caller = c;
+  tl.caller_set = true;
 }
 
 ScopedCaller::~ScopedCaller() {
-  tl_caller = prev_;
-  tl_caller_set = prev_set_;
+  tl.caller = prev_;
+  tl.caller_set = prev_set_;
 }
 
 void RecordUse(KeysetId keyset, uint32_t key_id, Op op, kh_status outcome, uint64_t bytes_in,
                uint64_t bytes_out) noexcept {
-  if (!S().enabled.load(std::memory_order_relaxed)) return;
-  ThreadTable* t = tl_table;
+  if (!g_enabled.load(std::memory_order_relaxed)) return;
+  ThreadState& ts = tl;
+  ThreadTable* t = ts.table;
   if (t == nullptr) {
     try {
       t = NewTable();
@@ -437,9 +451,9 @@ void RecordUse(KeysetId keyset, uint32_t key_id, Op op, kh_status outcome, uint6
   }
   uint64_t id0 = 0;
   std::memcpy(&id0, keyset.data(), sizeof id0);
-  const int64_t pid = tl_caller_set ? tl_caller.pid : -1;
-  const int64_t uid = tl_caller_set ? tl_caller.uid : -1;
-  const int64_t gid = tl_caller_set ? tl_caller.gid : -1;
+  const int64_t pid = ts.caller_set ? ts.caller.pid : -1;
+  const int64_t uid = ts.caller_set ? ts.caller.uid : -1;
+  const int64_t gid = ts.caller_set ? ts.caller.gid : -1;
   uint64_t h =
       id0 ^ (uint64_t{key_id} * 0x9E3779B97F4A7C15ULL) ^
       ((uint64_t{static_cast<uint8_t>(op)} << 32 | static_cast<uint32_t>(outcome)) * 0xC2B2AE3D27D4EB4FULL) ^
@@ -500,7 +514,7 @@ Status LifecycleAllowed() {
 }
 
 Status RecordLifecycle(Lifecycle event, KeysetId keyset, uint32_t key_id, kh_status outcome) {
-  if (!S().enabled.load(std::memory_order_relaxed)) return OkStatus();
+  if (!g_enabled.load(std::memory_order_relaxed)) return OkStatus();
   std::string body = "\"type\":\"lifecycle\",\"event\":\"";
   body.append(LifecycleName(event)).append("\",\"keyset\":\"").append(KeysetHex(keyset));
   body.append("\",\"key\":").append(std::to_string(key_id)).append(",\"outcome\":\"");
@@ -509,7 +523,7 @@ Status RecordLifecycle(Lifecycle event, KeysetId keyset, uint32_t key_id, kh_sta
 }
 
 Status RecordPolicy(Op op, std::string_view reason, kh_status outcome, std::span<const uint8_t> keyset) {
-  if (!S().enabled.load(std::memory_order_relaxed)) return OkStatus();
+  if (!g_enabled.load(std::memory_order_relaxed)) return OkStatus();
   bool valid = !reason.empty() && reason.size() <= 64;
   for (const char c : reason) valid = valid && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_');
   std::string body = "\"type\":\"policy\",\"op\":\"";
@@ -521,7 +535,7 @@ Status RecordPolicy(Op op, std::string_view reason, kh_status outcome, std::span
 
 Status RecordSelfTest(bool passed, std::string_view failed_test) {
   State& s = S();
-  if (!s.enabled.load(std::memory_order_relaxed)) return OkStatus();
+  if (!g_enabled.load(std::memory_order_relaxed)) return OkStatus();
   {
     const std::lock_guard<std::mutex> l(s.mu);
     if (s.selftest_recorded) return OkStatus();
@@ -634,7 +648,7 @@ void ResetForTesting() {
   s.log.reset();
   s.configured = false;
   s.selftest_recorded = false;
-  s.enabled.store(false, std::memory_order_release);
+  g_enabled.store(false, std::memory_order_release);
   s.written = 0;
   s.dropped = 0;
   s.failures = 0;
