@@ -149,7 +149,7 @@ func TestVerifyTamper(t *testing.T) {
 			last := r.lines[9]
 			k := bytes.LastIndex(last, []byte(`,"mac":"`))
 			m.Write(last[:k])
-			r.lines[9] = append(append(append([]byte(nil), last[:k]...), []byte(`,"mac":"`+hex.EncodeToString(m.Sum(nil))+`"}`)...))
+			r.lines[9] = append(append([]byte(nil), last[:k]...), `,"mac":"`+hex.EncodeToString(m.Sum(nil))+`"}`...)
 			return r.lines
 		}, 10, "checkpoint MAC does not verify"},
 		{"schema: unknown field", func(l [][]byte) [][]byte {
