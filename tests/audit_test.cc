@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -227,6 +228,38 @@ TEST_F(AuditTest, UseAggregationAcrossThreads) {
   // Nothing new: the next flush writes no use record.
   ASSERT_EQ(Flush(), OkStatus());
   EXPECT_EQ(Lines(Log()).size(), lines.size());
+}
+
+// Flushes racing with the counting threads lose and double-count nothing
+// (the single-writer slots; run under TSan by make sanitize).
+TEST_F(AuditTest, FlushWhileThreadsCount) {
+  ASSERT_EQ(Configure(cfg_), OkStatus());
+  constexpr int kThreads = 3, kOps = 30000;
+  std::atomic<bool> done{false};
+  std::thread flusher([&] {
+    while (!done.load()) ASSERT_EQ(Flush(), OkStatus());
+  });
+  std::vector<std::thread> ts;
+  for (int t = 0; t < kThreads; ++t) {
+    ts.emplace_back([t] {
+      for (int i = 0; i < kOps; ++i) RecordUse(t == 0 ? kKs1 : kKs2, 3, Op::kMacVerify, KH_OK, 10, 0);
+    });
+  }
+  for (auto& t : ts) t.join();
+  done = true;
+  flusher.join();
+  ASSERT_EQ(Flush(), OkStatus());
+  uint64_t total = 0, bytes = 0;
+  const auto lines = Lines(Log());
+  CheckChain(lines, Key(), 1, kZero);
+  for (const auto& line : lines) {
+    const json j = json::parse(line);
+    if (j["type"] != "use") continue;
+    total += j["count"].get<uint64_t>();
+    bytes += j["bytes_in"].get<uint64_t>();
+  }
+  EXPECT_EQ(total, uint64_t{kThreads} * kOps);
+  EXPECT_EQ(bytes, uint64_t{kThreads} * kOps * 10);
 }
 
 TEST_F(AuditTest, ManyKeysSpillWithoutLoss) {
