@@ -313,6 +313,9 @@ ThreadTable* NewTable() {
     const std::lock_guard<std::mutex> l(s.tables_mu);
     s.tables.push_back(t);
   }
+  // A crowded table is retired: the flusher reports what is left in it and
+  // frees it, as for a thread that exited.
+  if (owner.table) owner.table->dead.store(true, std::memory_order_release);
   owner.table = t;
   tl.table = t.get();
   return tl.table;
@@ -459,29 +462,41 @@ void RecordUse(KeysetId keyset, uint32_t key_id, Op op, kh_status outcome, uint6
       ((uint64_t{static_cast<uint8_t>(op)} << 32 | static_cast<uint32_t>(outcome)) * 0xC2B2AE3D27D4EB4FULL) ^
       (static_cast<uint64_t>(pid) * 0x165667B19E3779F9ULL) ^ static_cast<uint64_t>(uid);
   h ^= h >> 29;
-  for (size_t probe = 0; probe < 8; ++probe) {
-    Slot& sl = t->slots[(h + probe) % ThreadTable::kSlots];
-    if (sl.used.load(std::memory_order_relaxed) == 0) {
-      sl.key.keyset = {};
-      std::memcpy(sl.key.keyset.data(), keyset.data(), keyset.size());
-      sl.key.key_id = key_id;
-      sl.key.op = static_cast<uint8_t>(op);
-      sl.key.outcome = static_cast<int32_t>(outcome);
-      sl.key.pid = pid;
-      sl.key.uid = uid;
-      sl.key.gid = gid;
-      sl.used.store(1, std::memory_order_release);
-    } else if (sl.key.key_id != key_id || sl.key.op != static_cast<uint8_t>(op) ||
-               sl.key.outcome != static_cast<int32_t>(outcome) || sl.key.pid != pid || sl.key.uid != uid ||
-               sl.key.gid != gid || std::memcmp(sl.key.keyset.data(), keyset.data(), keyset.size()) != 0) {
-      continue;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    for (size_t probe = 0; probe < 8; ++probe) {
+      Slot& sl = t->slots[(h + probe) % ThreadTable::kSlots];
+      if (sl.used.load(std::memory_order_relaxed) == 0) {
+        sl.key.keyset = {};
+        std::memcpy(sl.key.keyset.data(), keyset.data(), keyset.size());
+        sl.key.key_id = key_id;
+        sl.key.op = static_cast<uint8_t>(op);
+        sl.key.outcome = static_cast<int32_t>(outcome);
+        sl.key.pid = pid;
+        sl.key.uid = uid;
+        sl.key.gid = gid;
+        sl.used.store(1, std::memory_order_release);
+      } else if (sl.key.key_id != key_id || sl.key.op != static_cast<uint8_t>(op) ||
+                 sl.key.outcome != static_cast<int32_t>(outcome) || sl.key.pid != pid || sl.key.uid != uid ||
+                 sl.key.gid != gid || std::memcmp(sl.key.keyset.data(), keyset.data(), keyset.size()) != 0) {
+        continue;
+      }
+      Bump(sl.count, 1);
+      Bump(sl.bytes_in, bytes_in);
+      Bump(sl.bytes_out, bytes_out);
+      return;
     }
-    Bump(sl.count, 1);
-    Bump(sl.bytes_in, bytes_in);
-    Bump(sl.bytes_out, bytes_out);
-    return;
+    // Eight probes missed: the table is crowded (a thread that used many
+    // keys or served many callers). A fresh one (slow path: one allocation)
+    // keeps later uses lock-free; the old one goes to the flusher.
+    if (attempt == 0) {
+      try {
+        t = NewTable();
+      } catch (...) {
+        break;
+      }
+    }
   }
-  // Eight probes missed: a thread using many keys. Counted under a lock.
+  // No table to be had: counted under a lock.
   try {
     AggKey k;
     std::memcpy(k.keyset.data(), keyset.data(), keyset.size());
