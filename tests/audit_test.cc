@@ -174,6 +174,26 @@ TEST_F(AuditTest, ChainCheckpointsAndHead) {
   EXPECT_EQ(GetStats().last_seq, 7u);
 }
 
+// The daemon's caller identity reaches the records made on its thread,
+// and nesting restores the outer one.
+TEST_F(AuditTest, ScopedCallerNests) {
+  ASSERT_EQ(Configure(cfg_), OkStatus());
+  {
+    const ScopedCaller outer(Caller{4001, 1001, 2001});
+    {
+      const ScopedCaller inner(Caller{4002, 1002, 2002});
+      ASSERT_EQ(RecordLifecycle(Lifecycle::kRotate, kKs1, 1, KH_OK), OkStatus());
+    }
+    ASSERT_EQ(RecordPolicy(Op::kKeyExport, "export_forbidden", KH_E_POLICY_DENIED), OkStatus());
+  }
+  ASSERT_EQ(RecordLifecycle(Lifecycle::kRotate, kKs1, 2, KH_OK), OkStatus());
+  const auto lines = Lines(Log());
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(json::parse(lines[0])["caller"], json::parse(R"({"pid":4002,"uid":1002,"gid":2002})"));
+  EXPECT_EQ(json::parse(lines[1])["caller"], json::parse(R"({"pid":4001,"uid":1001,"gid":2001})"));
+  EXPECT_FALSE(json::parse(lines[2]).contains("caller"));
+}
+
 TEST_F(AuditTest, FilesArePrivate) {
   ASSERT_EQ(Configure(cfg_), OkStatus());
   ASSERT_EQ(RecordLifecycle(Lifecycle::kCreate, kKs1, 1, KH_OK), OkStatus());
