@@ -37,8 +37,8 @@ enum class FailurePolicy : uint8_t {
 };
 
 // Config: the audit trail's settings. Defaults are the embedded engine's.
-// The configuration loader fills it from KEYHOLD_* variables / the config
-// file; until it does, ConfigFromAuditEnvironment reads the variables.
+// The configuration loader (src/config, the [audit] table and KEYHOLD_AUDIT*
+// variables; docs/configuration.md) fills it for kh_engine_open.
 struct Config {
   // enabled: false turns every Record* into a no-op (KEYHOLD_AUDIT=off).
   bool enabled = true;
@@ -70,8 +70,8 @@ struct Config {
 
 // ConfigFromAuditEnvironment reads the KEYHOLD_AUDIT* variables over the
 // defaults. A malformed value is KH_E_INVALID_ARGUMENT (nothing is
-// changed). Temporary home of the env parsing until the configuration
-// loader (issue 7, policy) fills Config itself.
+// changed). For programs that link the core without the configuration
+// loader (EnsureConfigured); the ABI uses src/config.
 Status ConfigFromAuditEnvironment(Config* out);
 
 // ResolveDefaults fills in the default paths of cfg (file_path from
@@ -81,9 +81,11 @@ Status ConfigFromAuditEnvironment(Config* out);
 Status ResolveDefaults(Config* cfg);
 
 // Configure installs cfg for the process: flushes and closes the current
-// sink (if any) and opens the new one lazily at the next record. The first
-// kh_engine_open calls EnsureConfigured instead, which configures from the
-// environment once. KH_E_INVALID_ARGUMENT for out-of-range values.
+// sink (if any) and opens the new one lazily at the next record.
+// kh_engine_open calls it whenever an engine's (resolved) configuration
+// differs from the one in force. KH_E_INVALID_ARGUMENT for out-of-range
+// values. EnsureConfigured configures from ConfigFromAuditEnvironment once,
+// if nothing has configured the trail yet.
 Status Configure(const Config& cfg);
 Status EnsureConfigured();
 
