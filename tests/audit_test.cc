@@ -579,6 +579,55 @@ TEST_F(AuditAbiTest, LifecycleUseAndNoSecrets) {
   }
 }
 
+// Storage events: save, load, wrapped export (not the size query) and
+// import, and a refused export as a policy record.
+TEST_F(AuditAbiTest, StorageEventsAndExportRefusal) {
+  ASSERT_EQ(::setenv("KH_AUDIT_TEST_KEK", std::string(64, 'a').c_str(), 1), 0);
+  const std::string spec = "env:KH_AUDIT_TEST_KEK", file = dir_ + "/k.keyset";
+  kh_handle engine = 0, kek = 0, ks = 0, loaded = 0, imported = 0;
+  ASSERT_EQ(kh_engine_open(&engine), KH_OK);
+  ASSERT_EQ(kh_kek_open(engine, spec.data(), spec.size(), &kek), KH_OK);
+  ASSERT_EQ(kh_keyset_generate(engine, KH_ALG_AES256_GCM, KH_KEYSET_EXPORTABLE, &ks), KH_OK);
+  ASSERT_EQ(kh_keyset_save_file(ks, kek, file.data(), file.size()), KH_OK);
+  ASSERT_EQ(kh_keyset_load_file(engine, kek, file.data(), file.size(), &loaded), KH_OK);
+  size_t need = 0;
+  ASSERT_EQ(kh_keyset_export_wrapped(ks, kek, nullptr, 0, &need), KH_E_BUFFER_TOO_SMALL);
+  std::vector<uint8_t> blob(need);
+  size_t blob_len = 0;
+  ASSERT_EQ(kh_keyset_export_wrapped(ks, kek, blob.data(), blob.size(), &blob_len), KH_OK);
+  ASSERT_EQ(kh_keyset_import_wrapped(engine, kek, blob.data(), blob_len, &imported), KH_OK);
+  for (kh_handle h : {imported, loaded, ks, kek}) ASSERT_EQ(kh_handle_close(h), KH_OK);
+  ASSERT_EQ(kh_engine_close(engine), KH_OK);
+  // The same export under a policy that forbids it.
+  ASSERT_EQ(::setenv("KEYHOLD_POLICY_ALLOW_EXPORT", "false", 1), 0);
+  ASSERT_EQ(kh_engine_open(&engine), KH_OK);
+  ASSERT_EQ(kh_kek_open(engine, spec.data(), spec.size(), &kek), KH_OK);
+  ASSERT_EQ(kh_keyset_generate(engine, KH_ALG_AES256_GCM, KH_KEYSET_EXPORTABLE, &ks), KH_OK);
+  EXPECT_EQ(kh_keyset_export_wrapped(ks, kek, blob.data(), blob.size(), &blob_len), KH_E_POLICY_DENIED);
+  for (kh_handle h : {ks, kek}) ASSERT_EQ(kh_handle_close(h), KH_OK);
+  ASSERT_EQ(kh_engine_close(engine), KH_OK);
+  ::unsetenv("KEYHOLD_POLICY_ALLOW_EXPORT");
+  ::unsetenv("KH_AUDIT_TEST_KEK");
+
+  const auto lines = Lines(Log());
+  CheckChain(lines, Key(), 1, kZero);
+  std::vector<std::string> seen;
+  for (const auto& r : Records()) {
+    if (r["type"] == "lifecycle")
+      seen.push_back(r["event"].get<std::string>() + ":" + r["outcome"].get<std::string>());
+    if (r["type"] == "policy")
+      seen.push_back("policy:" + r["op"].get<std::string>() + ":" + r["reason"].get<std::string>());
+  }
+  const std::vector<std::string> want = {"create:KH_OK",
+                                         "save:KH_OK",
+                                         "load:KH_OK",
+                                         "export:KH_OK",
+                                         "import:KH_OK",
+                                         "create:KH_OK",
+                                         "policy:key_export:export_forbidden"};
+  EXPECT_EQ(seen, want);
+}
+
 TEST_F(AuditAbiTest, LifecycleFailsClosedUseFailsOpen) {
   kh_handle engine = 0, ks = 0;
   ASSERT_EQ(kh_engine_open(&engine), KH_OK);
