@@ -82,7 +82,7 @@ func (a *AEAD) seal(be backend.Backend, dst, plaintext, aad []byte) ([]byte, err
 	})
 	runtime.KeepAlive(k)
 	if st != backend.StatusOK {
-		return dst, newError(op, st)
+		return dst, k.e.failed(op, st)
 	}
 	return out, nil
 }
@@ -117,7 +117,7 @@ func (a *AEAD) open(be backend.Backend, dst, ciphertext, aad []byte) ([]byte, er
 	})
 	runtime.KeepAlive(k)
 	if st != backend.StatusOK {
-		return dst, newError(op, st)
+		return dst, k.e.failed(op, st)
 	}
 	return out, nil
 }

@@ -86,7 +86,7 @@ func (c *cipherAEAD) seal(dst, nonce, plaintext, aad []byte) ([]byte, error) {
 	n, st := k.be.AEADSealNonce(h, unaliased(out, nonce), unaliased(out, plaintext), unaliased(out, aad), out)
 	runtime.KeepAlive(k)
 	if st != backend.StatusOK {
-		return dst, newError(op, st)
+		return dst, k.e.failed(op, st)
 	}
 	return ret[:len(dst)+n], nil
 }
@@ -116,7 +116,7 @@ func (c *cipherAEAD) open(dst, nonce, ciphertext, aad []byte) ([]byte, error) {
 	n, st := k.be.AEADOpenNonce(h, unaliased(out, nonce), unaliased(out, ciphertext), unaliased(out, aad), out)
 	runtime.KeepAlive(k)
 	if st != backend.StatusOK {
-		return nil, newError(op, st)
+		return nil, k.e.failed(op, st)
 	}
 	return ret[:len(dst)+n], nil
 }

@@ -53,7 +53,7 @@ func (d *DAEAD) Seal(dst, plaintext, aad []byte) ([]byte, error) {
 	})
 	runtime.KeepAlive(k)
 	if st != backend.StatusOK {
-		return dst, newError(op, st)
+		return dst, k.e.failed(op, st)
 	}
 	return out, nil
 }
@@ -72,7 +72,7 @@ func (d *DAEAD) Open(dst, ciphertext, aad []byte) ([]byte, error) {
 	})
 	runtime.KeepAlive(k)
 	if st != backend.StatusOK {
-		return dst, newError(op, st)
+		return dst, k.e.failed(op, st)
 	}
 	return out, nil
 }

@@ -2,6 +2,7 @@ package keyhold
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"runtime"
 	"sync"
@@ -38,7 +39,17 @@ type config struct {
 	ignoreEnv bool
 	timeout   time.Duration
 	conns     int
+	logger    *slog.Logger
 	backend   backend.Backend // tests: a backend to use instead of the in-process one
+}
+
+// WithLogger sends the engine's log records to l: engine open (with the
+// configuration file in force) and close at Info, refusals by policy at
+// Warn. Records carry operation names, algorithm names and status codes,
+// never key material, plaintext or any value derived from them. Without
+// it the engine logs nothing.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) { c.logger = l }
 }
 
 // WithEndpoint selects the daemon mode with the given keyholdd address
@@ -103,6 +114,7 @@ type Engine struct {
 	client  *remote.Client // daemon mode only
 	closed  atomic.Bool
 	sizes   map[Algorithm]Sizes // read-only after Open
+	log     *slog.Logger
 	cleanup runtime.Cleanup
 }
 
@@ -165,11 +177,21 @@ func Open(opts ...Option) (*Engine, error) {
 			return nil, err
 		}
 	}
-	h, st := be.EngineOpen()
-	if st != backend.StatusOK {
-		return nil, newError(op, st)
+	log := cfg.logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{be: be, h: h, client: client, sizes: make(map[Algorithm]Sizes, len(algorithms))}
+	h, st, detail := be.EngineOpen()
+	if st != backend.StatusOK {
+		err := &Error{Op: op, Code: Status(st), Detail: detail}
+		log.Error("keyhold: engine open failed", "status", Status(st).Name(), "detail", detail)
+		return nil, err
+	}
+	e := &Engine{be: be, h: h, client: client, log: log, sizes: make(map[Algorithm]Sizes, len(algorithms))}
+	if c, err := e.Config(); err == nil {
+		log.Info("keyhold: engine open", "backend", be.Name(), "version", be.Version(),
+			"config_file", c.File, "settings_from_file", c.count("file"), "settings_from_env", c.count("env"))
+	}
 	for _, a := range algorithms {
 		s, st := be.AlgSizes(uint32(a))
 		if st != backend.StatusOK {
@@ -197,6 +219,7 @@ func (e *Engine) Close() error {
 	}
 	e.cleanup.Stop()
 	st := e.be.EngineClose(e.h)
+	e.log.Info("keyhold: engine close")
 	if st == backend.StatusStaleHandle || st == backend.StatusEngineClosed {
 		st = backend.StatusOK
 	}
@@ -265,4 +288,14 @@ func (e *Engine) Stats() (Stats, error) {
 		return Stats{}, newError(op, st)
 	}
 	return Stats(s), nil
+}
+
+// failed is newError for operations the policy may refuse: a refusal is
+// logged (operation and status only) before it is returned.
+func (e *Engine) failed(op string, st backend.Status) error {
+	err := newError(op, st)
+	if st == backend.StatusPolicyDenied && e != nil {
+		e.log.Warn("keyhold: refused by policy", "op", op, "status", Status(st).Name())
+	}
+	return err
 }

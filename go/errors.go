@@ -114,14 +114,21 @@ func (s Status) String() string {
 type Error struct {
 	Op   string // the operation, such as "aead.open"; empty for the sentinels
 	Code Status // the engine's result code
+	// Detail is the engine's explanation where it gives one: for Open, the
+	// configuration variable or file key at fault. Never secret data.
+	Detail string
 }
 
 // Error returns text such as "keyhold: aead.open: authentication failed".
 func (e *Error) Error() string {
-	if e.Op == "" {
-		return "keyhold: " + e.Code.String()
+	s := "keyhold: " + e.Code.String()
+	if e.Op != "" {
+		s = "keyhold: " + e.Op + ": " + e.Code.String()
 	}
-	return "keyhold: " + e.Op + ": " + e.Code.String()
+	if e.Detail != "" {
+		s += ": " + e.Detail
+	}
+	return s
 }
 
 // Is reports whether target is the sentinel for e's code. ErrClosed matches

@@ -41,5 +41,5 @@ func (d *KDF) DeriveInto(out, salt, info []byte) error {
 	}
 	st := k.be.KDFDerive(h, unaliased(out, salt), unaliased(out, info), out)
 	runtime.KeepAlive(k)
-	return newError(op, st)
+	return k.e.failed(op, st)
 }

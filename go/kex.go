@@ -43,7 +43,7 @@ func (a *KeyAgreement) Agree(peer []byte) ([]byte, error) {
 	})
 	runtime.KeepAlive(k)
 	if st != backend.StatusOK {
-		return nil, newError(op, st)
+		return nil, k.e.failed(op, st)
 	}
 	return out, nil
 }

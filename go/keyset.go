@@ -75,7 +75,7 @@ func Raw() KeysetOption { return func(c *keysetConfig) { c.flags |= backend.Keys
 
 func (e *Engine) newKeyset(op string, h backend.Handle, st backend.Status, alg Algorithm, raw bool) (*Keyset, error) {
 	if st != backend.StatusOK {
-		return nil, newError(op, st)
+		return nil, e.failed(op, st)
 	}
 	k := &Keyset{owned: owned{be: e.be, h: h}, e: e, alg: alg, raw: raw, sizes: e.sizes[alg]}
 	k.cleanup = runtime.AddCleanup(k, closer.close, closer{be: e.be, h: h})
@@ -172,7 +172,7 @@ func (k *Keyset) Rotate() (uint32, error) {
 	}
 	id, st := k.be.KeysetRotate(h)
 	runtime.KeepAlive(k)
-	return id, newError(op, st)
+	return id, k.e.failed(op, st)
 }
 
 // SetPrimary makes the enabled key keyID the primary.

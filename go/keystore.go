@@ -113,7 +113,7 @@ func Exportable() KeysetOption { return func(c *keysetConfig) { c.flags |= backe
 // algorithm Go learns from the engine.
 func (e *Engine) adoptKeyset(op string, h backend.Handle, st backend.Status) (*Keyset, error) {
 	if st != backend.StatusOK {
-		return nil, newError(op, st)
+		return nil, e.failed(op, st)
 	}
 	info, st := e.be.KeysetInfo(h)
 	if st != backend.StatusOK {
@@ -167,7 +167,7 @@ func (k *Keyset) Save(path string, kek *KEK) error {
 	st := k.be.KeysetSaveFile(h, kh, path)
 	runtime.KeepAlive(k)
 	runtime.KeepAlive(kek)
-	return newError(op, st)
+	return k.e.failed(op, st)
 }
 
 // ExportWrapped returns the keyset encrypted under to, in the keyset file
@@ -191,13 +191,13 @@ func (k *Keyset) ExportWrapped(to *KEK) ([]byte, error) {
 		if st == backend.StatusOK {
 			st = backend.StatusInternal // an export is never empty
 		}
-		return nil, newError(op, st)
+		return nil, k.e.failed(op, st)
 	}
 	out, st := growCall(nil, need, func(b []byte) (int, backend.Status) {
 		return k.be.KeysetExportWrapped(h, kh, b)
 	})
 	if st != backend.StatusOK {
-		return nil, newError(op, st)
+		return nil, k.e.failed(op, st)
 	}
 	return out, nil
 }

@@ -47,7 +47,7 @@ func (m *MAC) Sum(dst, msg []byte) ([]byte, error) {
 	})
 	runtime.KeepAlive(k)
 	if st != backend.StatusOK {
-		return dst, newError(op, st)
+		return dst, k.e.failed(op, st)
 	}
 	return out, nil
 }
@@ -64,5 +64,5 @@ func (m *MAC) Verify(msg, tag []byte) error {
 	}
 	st := k.be.MACVerify(h, msg, tag)
 	runtime.KeepAlive(k)
-	return newError(op, st)
+	return k.e.failed(op, st)
 }

@@ -28,13 +28,28 @@ func atSuiteEnd(f func()) {
 	suiteCleanupMu.Unlock()
 }
 
+// testPolicy enables every algorithm, including the two a fresh install
+// leaves off (AES-SIV, X25519; docs/decisions/0015-configuration-and-policy.md):
+// the suite covers them all. policy_test.go checks the defaults.
+const testPolicy = "AES256_GCM,CHACHA20_POLY1305,XCHACHA20_POLY1305,AES256_SIV,HMAC_SHA256,HMAC_SHA512,ED25519,ECDSA_P256_SHA256_DER,ECDSA_P256_SHA256_P1363,X25519,HKDF_SHA256,HKDF_SHA512"
+
 func TestMain(m *testing.M) {
 	if os.Getenv("KEYHOLD_TEST_PROBE") != "" {
 		// A child process of TestDaemonOtherUID: no suite engine.
 		os.Exit(m.Run())
 	}
+	// Every engine of the suite writes its audit log (and any default
+	// master key) into a temporary KEYHOLD_HOME, never the developer's.
+	home, err := os.MkdirTemp("", "keyhold-go-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "keyhold tests:", err)
+		os.Exit(1)
+	}
+	os.Setenv(EnvHome, home)
+	if os.Getenv("KEYHOLD_POLICY_ENABLED") == "" {
+		os.Setenv("KEYHOLD_POLICY_ENABLED", testPolicy)
+	}
 	var e *Engine
-	var err error
 	if os.Getenv(envTestDaemon) != "" {
 		e, err = startSuiteDaemon()
 	} else {
@@ -73,6 +88,7 @@ func TestMain(m *testing.M) {
 		}
 		os.RemoveAll(testDaemonInstance.Dir)
 	}
+	os.RemoveAll(home)
 	os.Exit(code)
 }
 

@@ -104,7 +104,7 @@ func (s *Signer) sign(op string, in []byte, f func(backend.Backend, backend.Hand
 	})
 	runtime.KeepAlive(k)
 	if st != backend.StatusOK {
-		return nil, newError(op, st)
+		return nil, k.e.failed(op, st)
 	}
 	if k.alg == ECDSAP256P1363 {
 		der, ok := p1363ToDER(sig)
@@ -133,7 +133,7 @@ func (s *Signer) SignWithHeader(msg []byte) ([]byte, error) {
 	})
 	runtime.KeepAlive(k)
 	if st != backend.StatusOK {
-		return nil, newError(op, st)
+		return nil, k.e.failed(op, st)
 	}
 	return sig, nil
 }
@@ -163,7 +163,7 @@ func (v *Verifier) Verify(msg, sig []byte) error {
 	}
 	st := k.be.SigVerify(h, msg, sig)
 	runtime.KeepAlive(k)
-	return newError(op, st)
+	return k.e.failed(op, st)
 }
 
 // VerifyPlain checks a standard signature (Ed25519 over msg; ECDSA over
@@ -181,7 +181,7 @@ func (v *Verifier) VerifyPlainKey(keyID uint32, msg, sig []byte) error {
 	}
 	st := k.be.SigVerifyPlain(h, keyID, msg, sig)
 	runtime.KeepAlive(k)
-	return newError(op, st)
+	return k.e.failed(op, st)
 }
 
 // p1363ToDER converts a 64-byte r||s ECDSA P-256 signature to DER

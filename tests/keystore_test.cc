@@ -523,6 +523,20 @@ TEST_F(KeystoreTest, FileSystemAndSpecErrors) {
 
 TEST_F(KeystoreTest, DefaultKekLivesInKeyholdHome) {
   const std::string home = dir_ / "home";
+  // The suite's own KEYHOLD_HOME (a temporary one: tests/audit_test.cc)
+  // comes back afterwards, or later engines would audit into ~/.keyhold.
+  const char* suite_home = std::getenv("KEYHOLD_HOME");  // NOLINT(concurrency-mt-unsafe)
+  const std::string saved = suite_home == nullptr ? "" : suite_home;
+  struct Restore {
+    const std::string& v;
+    ~Restore() {
+      if (v.empty()) {
+        ::unsetenv("KEYHOLD_HOME");
+      } else {
+        ::setenv("KEYHOLD_HOME", v.c_str(), 1);
+      }
+    }
+  } restore{saved};
   ASSERT_EQ(::setenv("KEYHOLD_HOME", home.c_str(), 1), 0);
   ::unsetenv("KEYHOLD_KEK");
   kh_handle k = 0;
@@ -547,7 +561,6 @@ TEST_F(KeystoreTest, DefaultKekLivesInKeyholdHome) {
   ASSERT_EQ(::setenv("KEYHOLD_KEK", "default", 1), 0);
   EXPECT_EQ(OpenKek(engine_, "default", &over), KH_E_INVALID_ARGUMENT);
   ::unsetenv("KEYHOLD_KEK");
-  ::unsetenv("KEYHOLD_HOME");
 }
 
 TEST_F(KeystoreTest, KekHandlesCloseAndTheEngineClosesThem) {

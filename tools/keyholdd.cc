@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 
 #include "daemon/config.h"
@@ -59,9 +60,21 @@ int main(int argc, char** argv) {
     run_gid = pw->pw_gid;
   }
 
+  // The engine reads its own tables (policy, audit, metrics) from the same
+  // file: KEYHOLD_CONFIG is how it finds it (docs/configuration.md).
+  if (!cfg.config_path.empty() && setenv("KEYHOLD_CONFIG", cfg.config_path.c_str(), 1) != 0) {
+    return Fail("setenv KEYHOLD_CONFIG");
+  }
   kh_handle engine = 0;
   if (kh_status s = kh_engine_open(&engine); s != KH_OK) {
-    return Fail(std::string("engine: ") + kh_status_name(s));
+    std::string detail(512, '\0');
+    size_t n = 0;
+    if (kh_config_last_error(detail.data(), detail.size(), &n) == KH_OK) {
+      detail.resize(n);
+    } else {
+      detail.clear();
+    }
+    return Fail(std::string("engine: ") + kh_status_name(s) + (detail.empty() ? "" : ": " + detail));
   }
   kh_handle kek = 0;
   if (!cfg.keyset_paths.empty()) {

@@ -182,12 +182,16 @@ typedef struct kh_engine_stats {
   uint32_t reserved;
 } kh_engine_stats;
 
-/* kh_engine_open runs the power-on self-test (once per process) and returns
- * a new engine. If the self-test failed it returns KH_E_SELF_TEST_FAILED and
- * every later operation in the process returns it too. A malformed KEYHOLD_*
- * environment variable gives KH_E_INVALID_ARGUMENT; KEYHOLD_*_BACKEND=ipsec-mb
- * when that backend is not in use (see kh_runtime_info) gives
- * KH_E_UNSUPPORTED. */
+/* kh_engine_open reads the configuration (KEYHOLD_* variables over the
+ * optional TOML file named by KEYHOLD_CONFIG; docs/configuration.md), runs
+ * the power-on self-test (once per process) and returns a new engine. If
+ * the self-test failed it returns KH_E_SELF_TEST_FAILED and every later
+ * operation in the process returns it too. A malformed value, an unknown
+ * file key or algorithm name, or contradictory settings give
+ * KH_E_INVALID_ARGUMENT (an unreadable KEYHOLD_CONFIG: KH_E_IO) and no
+ * engine; kh_config_last_error then names the variable or key.
+ * KEYHOLD_*_BACKEND=ipsec-mb when that backend is not in use (see
+ * kh_runtime_info) gives KH_E_UNSUPPORTED. */
 KH_EXPORT KH_NODISCARD kh_status kh_engine_open(kh_handle* out_engine);
 
 /* kh_engine_close closes the engine and every handle it owns. Idempotent
@@ -196,6 +200,40 @@ KH_EXPORT kh_status kh_engine_close(kh_handle engine);
 
 /* kh_engine_stats_get fills *out. */
 KH_EXPORT KH_NODISCARD kh_status kh_engine_stats_get(kh_handle engine, kh_engine_stats* out);
+
+/* Text outputs (configuration, metrics) follow the buffer convention: the
+ * text is written without a terminating NUL and *out_len is its length;
+ * with out_cap too small (out = NULL, out_cap = 0 asks) the call returns
+ * KH_E_BUFFER_TOO_SMALL and *out_len is the length needed. Metrics change
+ * between calls: leave room. None of these texts holds a secret. */
+
+/* kh_config_last_error writes the message of the last configuration error
+ * kh_engine_open met on the calling thread (empty if its last open had
+ * none): one line naming the KEYHOLD_* variable or configuration-file key
+ * at fault. */
+KH_EXPORT KH_NODISCARD kh_status kh_config_last_error(char* out, size_t out_cap, size_t* out_len);
+
+/* kh_engine_config_get writes the engine's effective configuration as JSON:
+ * {"file": path or "", "settings": [{"key": "policy.enabled", "env":
+ * "KEYHOLD_POLICY_ENABLED", "value": ..., "source": "default" | "file" |
+ * "env"}, ...]} (docs/configuration.md). */
+KH_EXPORT KH_NODISCARD kh_status kh_engine_config_get(kh_handle engine, char* out, size_t out_cap,
+                                                      size_t* out_len);
+
+/* Formats of kh_engine_metrics_get (docs/spec/metrics.md). */
+typedef enum kh_metrics_format {
+  KH_METRICS_JSON = 1,       /* the snapshot format, section 2 */
+  KH_METRICS_PROMETHEUS = 2, /* Prometheus text exposition 0.0.4, section 3 */
+  KH_METRICS_FORMAT_MAX_ENUM_ = 0x7FFFFFFF
+} kh_metrics_format;
+
+/* kh_engine_metrics_get writes a metrics snapshot: process-wide operation
+ * counts by type and outcome, bytes in and out, sampled latency histograms
+ * and policy refusals; this engine's live handles and per-key use counts
+ * and usage headroom; guarded-memory gauges. Unknown format:
+ * KH_E_INVALID_ARGUMENT. */
+KH_EXPORT KH_NODISCARD kh_status kh_engine_metrics_get(kh_handle engine, uint32_t format, char* out,
+                                                       size_t out_cap, size_t* out_len);
 
 /* ---------------------------------------------------------------- keysets */
 

@@ -8,16 +8,21 @@
 #include <openssl/rand.h>
 
 #include <array>
+#include <mutex>
 #include <new>
 
 #include "abi/handle_table.h"
 #include "build_info.h"
+#include "config/config.h"
 #include "core/engine.h"
 #include "core/status.h"
 #include "keyset/keyset.h"
 #include "keystore/keystore.h"
+#include "metrics/metrics.h"
+#include "policy/policy.h"
 #include "selftest/selftest.h"
 #include "stream/stream.h"
+#include "wire/header.h"
 
 namespace keyhold::abi {
 namespace {
@@ -25,6 +30,10 @@ namespace {
 struct KeysetObject final : Object {
   explicit KeysetObject(std::unique_ptr<keyset::Keyset> k) : Object(Kind::kKeyset), ks(std::move(k)) {}
   std::unique_ptr<keyset::Keyset> ks;
+  // The owning engine's configuration; decrypt_only: the algorithm is
+  // deprecated there (policy::Use::kDecryptOnly). Both set before Insert.
+  std::shared_ptr<const config::Config> config;
+  bool decrypt_only = false;
 };
 
 struct KekObject final : Object {
@@ -82,6 +91,43 @@ keyset::Out MakeOut(uint8_t* out, size_t cap, size_t* len) { return {out, out ==
 #define KH_CHECK_IN(p, n) \
   if (BadIn((p), (n))) return Status(KH_E_NULL_POINTER)
 
+// t_config_error: the last configuration error of kh_engine_open on this
+// thread (kh_config_last_error).
+thread_local std::string t_config_error;
+
+// ApplyAuditConfig installs the audit trail's settings when they differ
+// from the ones in force (the audit trail is process-wide: the last engine
+// opened with other settings wins, as for metrics).
+Status ApplyAuditConfig(audit::Config c) {
+  // Compared with the default paths filled in: KEYHOLD_HOME may have
+  // changed since the last engine opened.
+  KH_RETURN_IF_ERROR(audit::ResolveDefaults(&c));
+  static std::mutex mu;
+  static bool applied = false;
+  static audit::Config last;
+  std::lock_guard<std::mutex> lock(mu);
+  if (applied && last.enabled == c.enabled && last.file_path == c.file_path && last.key_path == c.key_path &&
+      last.syslog == c.syslog && last.lifecycle_failure == c.lifecycle_failure &&
+      last.interval_ms == c.interval_ms && last.checkpoint_every == c.checkpoint_every &&
+      last.max_file_bytes == c.max_file_bytes) {
+    return OkStatus();
+  }
+  KH_RETURN_IF_ERROR(audit::Configure(c));
+  last = c;
+  applied = true;
+  return OkStatus();
+}
+
+// TextOut copies text to a caller buffer (the header's text convention).
+Status TextOut(const std::string& text, char* out, size_t out_cap, size_t* out_len) {
+  if (out_len == nullptr) return KH_E_NULL_POINTER;
+  *out_len = text.size();
+  if (text.empty()) return OkStatus();
+  if (out == nullptr || out_cap < text.size()) return KH_E_BUFFER_TOO_SMALL;
+  std::copy(text.begin(), text.end(), out);
+  return OkStatus();
+}
+
 Status GetObject(kh_handle h, Kind kind, std::shared_ptr<Object>* out) {
   std::shared_ptr<Object> o = HandleTable::Global().Lookup(h);
   if (!o) return KH_E_STALE_HANDLE;
@@ -93,18 +139,136 @@ Status GetObject(kh_handle h, Kind kind, std::shared_ptr<Object>* out) {
 // KeysetRef holds a keyset alive for the duration of one call.
 struct KeysetRef {
   std::shared_ptr<Object> obj;
-  keyset::Keyset* operator->() const { return static_cast<KeysetObject*>(obj.get())->ks.get(); }
+  KeysetObject* object() const { return static_cast<KeysetObject*>(obj.get()); }
+  keyset::Keyset* operator->() const { return object()->ks.get(); }
   keyset::Keyset& operator*() const { return *operator->(); }
 };
 
+// Produces: operations a deprecated (decrypt-only) keyset refuses.
+constexpr bool Produces(metrics::Op op) {
+  switch (op) {
+    case metrics::Op::kAeadEncrypt:
+    case metrics::Op::kAeadSealNonce:
+    case metrics::Op::kDaeadEncrypt:
+    case metrics::Op::kMacCompute:
+    case metrics::Op::kSigSign:
+    case metrics::Op::kSigSignPlain:
+    case metrics::Op::kSigSignDigest:
+    case metrics::Op::kKexAgree:
+    case metrics::Op::kKdfDerive:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// AuditOp: the audit trail's name of a per-message operation (the two
+// enums list those operations in the same order).
+audit::Op AuditOp(metrics::Op op) { return static_cast<audit::Op>(static_cast<uint8_t>(op)); }
+
+// DeniedDeprecated: KH_E_POLICY_DENIED (recorded) when ks is decrypt-only
+// and op produces output under its key.
+inline Status DeniedDeprecated(const KeysetRef& ks, metrics::Op op) {
+  if (Produces(op) && ks.object()->decrypt_only) [[unlikely]] {
+    return policy::RefuseDeprecated(AuditOp(op), ks->id());
+  }
+  return OkStatus();
+}
+
 Status GetKeyset(kh_handle h, KeysetRef* out) { return GetObject(h, Kind::kKeyset, &out->obj); }
 
-Status Register(kh_handle engine, StatusOr<std::unique_ptr<keyset::Keyset>> ks, kh_handle* out) {
-  if (!ks.ok()) return ks.status();
+// ------------------------------------------------ audit (docs/spec/audit.md)
+
+constexpr std::array<uint8_t, 16> kNoKeyset{};
+
+// AuditLifecycle records a lifecycle call's outcome. A call that succeeded
+// but could not be audited returns KH_E_IO under the fail-closed policy; a
+// failed call keeps its own status.
+Status AuditLifecycle(audit::Lifecycle ev, const keyset::Keyset* ks, uint32_t key_id, Status s) {
+  const Status a = audit::RecordLifecycle(
+      ev, ks != nullptr ? audit::KeysetId(ks->id()) : audit::KeysetId(kNoKeyset), key_id, s.code());
+  return s.ok() && !a.ok() ? a : s;
+}
+
+// AuditHeader: where a key use finds the id of the key it used (spec
+// section 4.2): the output's header (encrypt, compute, sign), an input's
+// (decrypt, verify), or nowhere (key 0: raw keysets and headerless
+// outputs).
+ByteView OutHeader(const uint8_t* out, const size_t* out_len) {
+  return out == nullptr || out_len == nullptr ? ByteView() : ByteView(out, *out_len);
+}
+
+// AuditUse counts one key use. The key id is taken from a header only on
+// success: a failed input's header is the caller's word, and junk ids
+// would fill the aggregation tables.
+inline void AuditUse(const KeysetRef& ks, metrics::Op op, kh_status s, uint64_t bytes_in, uint64_t bytes_out,
+                     ByteView header, uint32_t key_id = 0) noexcept {
+  if (s == KH_OK && !ks->raw() && header.size() >= keyhold::wire::kHeaderLen &&
+      header[0] == keyhold::wire::kVersion1) {
+    key_id = uint32_t{header[2]} << 24 | uint32_t{header[3]} << 16 | uint32_t{header[4]} << 8 |
+             uint32_t{header[5]};
+  }
+  audit::RecordUse(ks->id(), key_id, AuditOp(op), s, bytes_in, s == KH_OK ? bytes_out : 0);
+}
+
+size_t OutLenOf(const size_t* p) { return p == nullptr ? 0 : *p; }
+size_t OutLenOf(std::nullptr_t) { return 0; }
+
+// BatchHeader: AuditHeader for a batch item.
+ByteView BatchHeader(const kh_batch_item* it) {
+  switch (it->op) {
+    case KH_OP_AEAD_ENCRYPT:
+    case KH_OP_DAEAD_ENCRYPT:
+    case KH_OP_MAC_COMPUTE:
+    case KH_OP_SIG_SIGN:
+      return it->out == nullptr ? ByteView() : ByteView(it->out, it->out_len);
+    case KH_OP_AEAD_DECRYPT:
+    case KH_OP_DAEAD_DECRYPT:
+      return In(it->in, it->in_len);
+    case KH_OP_MAC_VERIFY:
+    case KH_OP_SIG_VERIFY:
+      return In(it->in2, it->in2_len);
+    default:
+      return ByteView();
+  }
+}
+
+// EngineConfig: the engine's configuration.
+Status EngineConfig(kh_handle engine, std::shared_ptr<const config::Config>* out) {
   std::shared_ptr<Object> e;
   KH_RETURN_IF_ERROR(GetObject(engine, Kind::kEngine, &e));
+  *out = static_cast<EngineObject*>(e.get())->config;
+  return OkStatus();
+}
+
+// Register hands a new keyset to engine. A keyset that came from outside
+// (a file or a wrapped import) is checked against the policy here, when its
+// algorithm is first known.
+//
+// ev: the lifecycle event audited for it; if that record cannot be
+// written under the fail-closed policy, the handle is closed again and the
+// call fails with KH_E_IO.
+Status Register(kh_handle engine, StatusOr<std::unique_ptr<keyset::Keyset>> ks, kh_handle* out,
+                audit::Lifecycle ev, bool check_existing = false) {
+  if (!ks.ok()) return AuditLifecycle(ev, nullptr, 0, ks.status());
+  std::shared_ptr<Object> e;
+  KH_RETURN_IF_ERROR(GetObject(engine, Kind::kEngine, &e));
+  const auto& cfg = static_cast<EngineObject*>(e.get())->config;
+  const kh_alg alg = (*ks)->alg_info().alg;
+  if (check_existing) {
+    KH_RETURN_IF_ERROR(policy::CheckExisting(cfg->policy, alg, audit::Op::kKeyImport, (*ks)->id()));
+  }
   auto obj = std::make_shared<KeysetObject>(std::move(ks).value());
+  obj->config = cfg;
+  obj->decrypt_only = policy::UseOf(cfg->policy, alg) == policy::Use::kDecryptOnly;
   KH_RETURN_IF_ERROR(HandleTable::Global().Insert(obj, static_cast<EngineObject*>(e.get())));
+  kh_keyset_info info{};
+  obj->ks->Info(&info);
+  const Status a = AuditLifecycle(ev, obj->ks.get(), info.primary_key_id, OkStatus());
+  if (!a.ok()) {
+    (void)HandleTable::Global().Remove(obj->handle);
+    return a;
+  }
   *out = obj->handle;
   return OkStatus();
 }
@@ -172,6 +336,54 @@ Status PathArg(const char* p, size_t n, std::string* out) {
   return OkStatus();
 }
 
+// ItemOp maps a batch operation to its metrics name.
+bool ItemOp(uint32_t op, metrics::Op* out) {
+  switch (op) {
+    case KH_OP_AEAD_ENCRYPT:
+      *out = metrics::Op::kAeadEncrypt;
+      return true;
+    case KH_OP_AEAD_DECRYPT:
+      *out = metrics::Op::kAeadDecrypt;
+      return true;
+    case KH_OP_DAEAD_ENCRYPT:
+      *out = metrics::Op::kDaeadEncrypt;
+      return true;
+    case KH_OP_DAEAD_DECRYPT:
+      *out = metrics::Op::kDaeadDecrypt;
+      return true;
+    case KH_OP_MAC_COMPUTE:
+      *out = metrics::Op::kMacCompute;
+      return true;
+    case KH_OP_MAC_VERIFY:
+      *out = metrics::Op::kMacVerify;
+      return true;
+    case KH_OP_SIG_SIGN:
+      *out = metrics::Op::kSigSign;
+      return true;
+    case KH_OP_SIG_VERIFY:
+      *out = metrics::Op::kSigVerify;
+      return true;
+    case KH_OP_AEAD_SEAL_NONCE:
+      *out = metrics::Op::kAeadSealNonce;
+      return true;
+    case KH_OP_AEAD_OPEN_NONCE:
+      *out = metrics::Op::kAeadOpenNonce;
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Metered runs one counted call: the metrics see its outcome, its input
+// bytes and (on success) its output length.
+template <typename F>
+kh_status Metered(metrics::Op op, uint64_t bytes_in, const size_t* out_len, F&& call) noexcept {
+  metrics::Recorder rec;
+  const kh_status s = call();
+  rec.Done(op, s, bytes_in, s == KH_OK && out_len != nullptr ? *out_len : 0);
+  return s;
+}
+
 // RunItem executes one batch item with an already looked-up keyset.
 Status RunItem(const KeysetRef& ks, kh_batch_item* it) {
   // First, so an item refused for a NULL input also reports out_len 0, as
@@ -182,6 +394,8 @@ Status RunItem(const KeysetRef& ks, kh_batch_item* it) {
   KH_CHECK_IN(it->in3, it->in3_len);
   const ByteView in = In(it->in, it->in_len), in2 = In(it->in2, it->in2_len), in3 = In(it->in3, it->in3_len);
   const keyset::Out out = MakeOut(it->out, it->out_cap, &it->out_len);
+  metrics::Op mop = metrics::Op::kCount;
+  if (ItemOp(it->op, &mop)) KH_RETURN_IF_ERROR(DeniedDeprecated(ks, mop));
   switch (it->op) {
     case KH_OP_AEAD_ENCRYPT:
       return ks->AeadEncrypt(in, in2, out);
@@ -216,6 +430,7 @@ using keyhold::MutableBytes;
 using keyhold::OkStatus;
 using keyhold::Status;
 using namespace keyhold::abi;  // NOLINT(google-build-using-namespace)
+namespace metrics = keyhold::metrics;
 
 extern "C" {
 
@@ -257,18 +472,31 @@ kh_status kh_engine_open(kh_handle* out_engine) {
   return Guard(Gate::kAlways, [&]() -> Status {
     if (out_engine == nullptr) return KH_E_NULL_POINTER;
     *out_engine = 0;
-    // Configuration first: a malformed KEYHOLD_* variable is refused before
-    // the self-test picks the AEAD backends from it.
-    keyhold::core::EngineConfig cfg;
-    KH_RETURN_IF_ERROR(keyhold::core::ConfigFromEnvironment(&cfg));
-    if (keyhold::selftest::Run() != keyhold::selftest::State::kPassed) return KH_E_SELF_TEST_FAILED;
+    // Configuration first: a malformed KEYHOLD_* variable or config file is
+    // refused before the self-test picks the AEAD backends from it.
+    auto cfg = std::make_shared<keyhold::config::Config>();
+    t_config_error.clear();
+    KH_RETURN_IF_ERROR(keyhold::config::Load(keyhold::config::ProcessEnv(), cfg.get(), &t_config_error));
+    keyhold::aead::Prefer(keyhold::aead::Accelerated::kAes256Gcm, cfg->aes_gcm_backend);
+    keyhold::aead::Prefer(keyhold::aead::Accelerated::kChaCha20Poly1305, cfg->chacha20_poly1305_backend);
+    keyhold::metrics::Configure(cfg->metrics_enabled, cfg->latency_sample);
+    if (keyhold::selftest::Run() != keyhold::selftest::State::kPassed) {
+      // Recorded on a best-effort basis: the engine refuses to open anyway.
+      if (ApplyAuditConfig(cfg->audit).ok()) (void)keyhold::audit::RecordSelfTest(false, "power-on");
+      return KH_E_SELF_TEST_FAILED;
+    }
     // KEYHOLD_*_BACKEND=ipsec-mb when that accelerated backend is not in
     // use (unavailable, or disabled by the self-test).
     KH_RETURN_IF_ERROR(keyhold::aead::Selected(keyhold::aead::Accelerated::kAes256Gcm).status);
     KH_RETURN_IF_ERROR(keyhold::aead::Selected(keyhold::aead::Accelerated::kChaCha20Poly1305).status);
+    // After the self-test: OpenSSL is initialised, so its exit handler runs
+    // after the audit trail's final flush.
+    KH_RETURN_IF_ERROR(ApplyAuditConfig(cfg->audit));
+    KH_RETURN_IF_ERROR(keyhold::audit::RecordSelfTest(true, ""));
     auto e = std::make_shared<EngineObject>();
-    e->aead_usage_limit = cfg.aead_usage_limit;
-    e->use_reservation = cfg.use_reservation;
+    e->aead_usage_limit = cfg->aead_max_messages;
+    e->use_reservation = cfg->use_reservation;
+    e->config = std::move(cfg);
     KH_RETURN_IF_ERROR(HandleTable::Global().Insert(e, nullptr));
     *out_engine = e->handle;
     return OkStatus();
@@ -282,7 +510,11 @@ kh_status kh_engine_close(kh_handle engine) {
     // Objects are destroyed here, outside the table lock, unless a call in
     // flight still holds one.
     auto removed = HandleTable::Global().RemoveEngine(engine);
-    return removed.empty() ? Status(KH_E_STALE_HANDLE) : OkStatus();
+    if (removed.empty()) return KH_E_STALE_HANDLE;
+    // The engine's last uses reach the audit log now. Use records fail
+    // open: the close itself succeeded.
+    (void)keyhold::audit::Flush();
+    return OkStatus();
   });
 }
 
@@ -303,48 +535,125 @@ kh_status kh_engine_stats_get(kh_handle engine, kh_engine_stats* out) {
   });
 }
 
+kh_status kh_config_last_error(char* out, size_t out_cap, size_t* out_len) {
+  return Guard(Gate::kAlways, [&]() -> Status { return TextOut(t_config_error, out, out_cap, out_len); });
+}
+
+kh_status kh_engine_config_get(kh_handle engine, char* out, size_t out_cap, size_t* out_len) {
+  ClearOutLen(out_len);
+  return Guard(Gate::kAlways, [&]() -> Status {
+    if (out_len == nullptr) return KH_E_NULL_POINTER;
+    std::shared_ptr<const keyhold::config::Config> cfg;
+    KH_RETURN_IF_ERROR(EngineConfig(engine, &cfg));
+    return TextOut(keyhold::config::ToJson(*cfg), out, out_cap, out_len);
+  });
+}
+
+kh_status kh_engine_metrics_get(kh_handle engine, uint32_t format, char* out, size_t out_cap,
+                                size_t* out_len) {
+  ClearOutLen(out_len);
+  return Guard(Gate::kAlways, [&]() -> Status {
+    if (out_len == nullptr) return KH_E_NULL_POINTER;
+    if (format != KH_METRICS_JSON && format != KH_METRICS_PROMETHEUS) return KH_E_INVALID_ARGUMENT;
+    std::shared_ptr<Object> e;
+    KH_RETURN_IF_ERROR(GetObject(engine, Kind::kEngine, &e));
+    auto snap = std::make_unique<metrics::Snapshot>();
+    const auto arena = keyhold::secmem::Stats();
+    snap->live_handles = static_cast<EngineObject*>(e.get())->children.load();
+    snap->secure_bytes_used = arena.bytes_used;
+    snap->secure_bytes_total = arena.bytes_total;
+    snap->secure_bytes_locked = arena.bytes_locked;
+    snap->mlock_failures = arena.mlock_failures;
+    snap->self_test_passed = keyhold::selftest::Current() == keyhold::selftest::State::kPassed;
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (const auto& o : HandleTable::Global().Owned(engine)) {
+      if (o->kind != Kind::kKeyset) continue;
+      const auto& ks = *static_cast<KeysetObject*>(o.get())->ks;
+      std::string id;
+      for (const uint8_t b : ks.id()) {
+        id += kHex[b >> 4];
+        id += kHex[b & 15];
+      }
+      kh_keyset_info info{};
+      ks.Info(&info);
+      for (uint32_t i = 0; i < info.key_count; ++i) {
+        kh_key_info k{};
+        if (!ks.KeyInfo(i, &k).ok()) break;  // the keyset shrank meanwhile
+        snap->keys.push_back({id, k.key_id, ks.alg_info().name, k.use_count, ks.usage_limit()});
+      }
+    }
+    metrics::Take(snap.get());
+    return TextOut(format == KH_METRICS_JSON ? metrics::ToJson(*snap) : metrics::ToPrometheus(*snap), out,
+                   out_cap, out_len);
+  });
+}
+
 kh_status kh_keyset_generate(kh_handle engine, kh_alg alg, uint32_t flags, kh_handle* out_keyset) {
-  return Guard(Gate::kSelfTest, [&]() -> Status {
-    if (out_keyset == nullptr) return KH_E_NULL_POINTER;
-    *out_keyset = 0;
-    keyhold::keystore::Limits limits;
-    KH_RETURN_IF_ERROR(EngineLimits(engine, &limits));
-    return Register(engine,
-                    keyhold::keyset::Keyset::Generate(alg, flags, limits.usage_limit, limits.reservation),
-                    out_keyset);
+  return Metered(metrics::Op::kKeysetGenerate, 0, nullptr, [&]() noexcept {
+    return Guard(Gate::kSelfTest, [&]() -> Status {
+      if (out_keyset == nullptr) return KH_E_NULL_POINTER;
+      *out_keyset = 0;
+      keyhold::keystore::Limits limits;
+      KH_RETURN_IF_ERROR(EngineLimits(engine, &limits));
+      std::shared_ptr<const keyhold::config::Config> cfg;
+      KH_RETURN_IF_ERROR(EngineConfig(engine, &cfg));
+      if (keyhold::keyset::FindAlg(static_cast<uint32_t>(alg)) == nullptr) return KH_E_UNSUPPORTED;
+      KH_RETURN_IF_ERROR(keyhold::policy::CheckGenerate(cfg->policy, alg, keyhold::audit::Op::kKeyImport));
+      return Register(engine,
+                      keyhold::keyset::Keyset::Generate(alg, flags, limits.usage_limit, limits.reservation),
+                      out_keyset, keyhold::audit::Lifecycle::kCreate);
+    });
   });
 }
 
 kh_status kh_keyset_import_raw(kh_handle engine, kh_alg alg, const uint8_t* key, size_t key_len,
                                kh_handle* out_keyset) {
-  return Guard(Gate::kSelfTest, [&]() -> Status {
-    if (out_keyset == nullptr) return KH_E_NULL_POINTER;
-    *out_keyset = 0;
-    KH_CHECK_IN(key, key_len);
-    keyhold::keystore::Limits limits;
-    KH_RETURN_IF_ERROR(EngineLimits(engine, &limits));
-    return Register(engine, keyhold::keyset::Keyset::ImportRaw(alg, In(key, key_len)), out_keyset);
+  return Metered(metrics::Op::kKeysetImportRaw, 0, nullptr, [&]() noexcept {
+    return Guard(Gate::kSelfTest, [&]() -> Status {
+      if (out_keyset == nullptr) return KH_E_NULL_POINTER;
+      *out_keyset = 0;
+      KH_CHECK_IN(key, key_len);
+      std::shared_ptr<const keyhold::config::Config> cfg;
+      KH_RETURN_IF_ERROR(EngineConfig(engine, &cfg));
+      if (keyhold::keyset::FindAlg(static_cast<uint32_t>(alg)) == nullptr) return KH_E_UNSUPPORTED;
+      KH_RETURN_IF_ERROR(keyhold::policy::CheckExisting(cfg->policy, alg, keyhold::audit::Op::kKeyImport));
+      KH_RETURN_IF_ERROR(keyhold::policy::CheckRawKey(cfg->policy, alg, key_len));
+      return Register(engine, keyhold::keyset::Keyset::ImportRaw(alg, In(key, key_len)), out_keyset,
+                      keyhold::audit::Lifecycle::kImport);
+    });
   });
 }
 
 kh_status kh_keyset_import_public(kh_handle engine, kh_alg alg, const uint8_t* pub, size_t pub_len,
                                   kh_handle* out_keyset) {
-  return Guard(Gate::kSelfTest, [&]() -> Status {
-    if (out_keyset == nullptr) return KH_E_NULL_POINTER;
-    *out_keyset = 0;
-    KH_CHECK_IN(pub, pub_len);
-    keyhold::keystore::Limits limits;
-    KH_RETURN_IF_ERROR(EngineLimits(engine, &limits));
-    return Register(engine, keyhold::keyset::Keyset::ImportPublic(alg, In(pub, pub_len)), out_keyset);
+  return Metered(metrics::Op::kKeysetImportPublic, 0, nullptr, [&]() noexcept {
+    return Guard(Gate::kSelfTest, [&]() -> Status {
+      if (out_keyset == nullptr) return KH_E_NULL_POINTER;
+      *out_keyset = 0;
+      KH_CHECK_IN(pub, pub_len);
+      std::shared_ptr<const keyhold::config::Config> cfg;
+      KH_RETURN_IF_ERROR(EngineConfig(engine, &cfg));
+      if (keyhold::keyset::FindAlg(static_cast<uint32_t>(alg)) == nullptr) return KH_E_UNSUPPORTED;
+      KH_RETURN_IF_ERROR(keyhold::policy::CheckExisting(cfg->policy, alg, keyhold::audit::Op::kKeyImport));
+      return Register(engine, keyhold::keyset::Keyset::ImportPublic(alg, In(pub, pub_len)), out_keyset,
+                      keyhold::audit::Lifecycle::kImport);
+    });
   });
 }
 
 kh_status kh_keyset_rotate(kh_handle keyset, uint32_t* out_new_key_id) {
-  return Guard(Gate::kSelfTest, [&]() -> Status {
-    if (out_new_key_id == nullptr) return KH_E_NULL_POINTER;
-    KeysetRef ks;
-    KH_RETURN_IF_ERROR(GetKeyset(keyset, &ks));
-    return ks->Rotate(out_new_key_id);
+  return Metered(metrics::Op::kKeysetRotate, 0, nullptr, [&]() noexcept {
+    return Guard(Gate::kSelfTest, [&]() -> Status {
+      if (out_new_key_id == nullptr) return KH_E_NULL_POINTER;
+      KeysetRef ks;
+      KH_RETURN_IF_ERROR(GetKeyset(keyset, &ks));
+      if (ks.object()->decrypt_only) {
+        return keyhold::policy::RefuseDeprecated(keyhold::audit::Op::kKeyImport, ks->id());
+      }
+      KH_RETURN_IF_ERROR(keyhold::audit::LifecycleAllowed());
+      const Status s = ks->Rotate(out_new_key_id);
+      return AuditLifecycle(keyhold::audit::Lifecycle::kRotate, &*ks, s.ok() ? *out_new_key_id : 0, s);
+    });
   });
 }
 
@@ -355,17 +664,25 @@ kh_status kh_keyset_rotate(kh_handle keyset, uint32_t* out_new_key_id) {
     return expr;                                \
   })
 
+// A lifecycle call on one key: refused up front when the audit sink is
+// known broken (fail closed), audited with its outcome after.
+#define KH_KEYSET_LIFECYCLE(keyset, ev, key_id, expr)                           \
+  KH_KEYSET_CALL(keyset, [&]() -> Status {                                      \
+    KH_RETURN_IF_ERROR(keyhold::audit::LifecycleAllowed());                     \
+    return AuditLifecycle(keyhold::audit::Lifecycle::ev, &*ks, key_id, (expr)); \
+  }())
+
 kh_status kh_keyset_set_primary(kh_handle keyset, uint32_t key_id) {
-  return KH_KEYSET_CALL(keyset, ks->SetPrimary(key_id));
+  return KH_KEYSET_LIFECYCLE(keyset, kSetPrimary, key_id, ks->SetPrimary(key_id));
 }
 kh_status kh_keyset_disable(kh_handle keyset, uint32_t key_id) {
-  return KH_KEYSET_CALL(keyset, ks->Disable(key_id));
+  return KH_KEYSET_LIFECYCLE(keyset, kDisable, key_id, ks->Disable(key_id));
 }
 kh_status kh_keyset_enable(kh_handle keyset, uint32_t key_id) {
-  return KH_KEYSET_CALL(keyset, ks->Enable(key_id));
+  return KH_KEYSET_LIFECYCLE(keyset, kEnable, key_id, ks->Enable(key_id));
 }
 kh_status kh_keyset_destroy_key(kh_handle keyset, uint32_t key_id) {
-  return KH_KEYSET_CALL(keyset, ks->DestroyKey(key_id));
+  return KH_KEYSET_LIFECYCLE(keyset, kDestroy, key_id, ks->DestroyKey(key_id));
 }
 
 kh_status kh_keyset_info_get(kh_handle keyset, kh_keyset_info* out) {
@@ -403,48 +720,61 @@ kh_status kh_handle_close(kh_handle handle) {
 }
 
 // Inputs are checked for NULL-with-length before the keyset is touched.
-#define KH_OP(keyset, checks, expr)             \
-  Guard(Gate::kHot, [&]() -> Status {           \
-    checks;                                     \
-    KeysetRef ks;                               \
-    KH_RETURN_IF_ERROR(GetKeyset(keyset, &ks)); \
-    return expr;                                \
+// op: the metrics::Op counted (and, for a decrypt-only keyset, refused
+// when it produces output); in: the input bytes; olen: out_len or nullptr.
+// Every call that reaches a keyset is counted for the audit trail;
+// header: where the key id is (AuditUse).
+#define KH_OP_AUDITED(op, in, olen, keyset, header, checks, expr)              \
+  Metered(metrics::Op::op, (in), (olen), [&]() noexcept {                      \
+    return Guard(Gate::kHot, [&]() -> Status {                                 \
+      checks;                                                                  \
+      KeysetRef ks;                                                            \
+      KH_RETURN_IF_ERROR(GetKeyset(keyset, &ks));                              \
+      Status st_ = DeniedDeprecated(ks, metrics::Op::op);                      \
+      if (st_.ok()) st_ = (expr);                                              \
+      AuditUse(ks, metrics::Op::op, st_.code(), (in), OutLenOf(olen), header); \
+      return st_;                                                              \
+    });                                                                        \
   })
+#define KH_OP(op, in, olen, keyset, checks, expr) \
+  KH_OP_AUDITED(op, in, olen, keyset, ByteView(), checks, expr)
 
 kh_status kh_aead_encrypt(kh_handle keyset, const uint8_t* pt, size_t pt_len, const uint8_t* aad,
                           size_t aad_len, uint8_t* out, size_t out_cap, size_t* out_len) {
   ClearOutLen(out_len);
-  return KH_OP(keyset, KH_CHECK_IN(pt, pt_len);
-               KH_CHECK_IN(aad, aad_len),
-               ks->AeadEncrypt(In(pt, pt_len), In(aad, aad_len), MakeOut(out, out_cap, out_len)));
+  return KH_OP_AUDITED(kAeadEncrypt, pt_len + aad_len, out_len, keyset, OutHeader(out, out_len),
+                       KH_CHECK_IN(pt, pt_len);
+                       KH_CHECK_IN(aad, aad_len),
+                       ks->AeadEncrypt(In(pt, pt_len), In(aad, aad_len), MakeOut(out, out_cap, out_len)));
 }
 
 kh_status kh_aead_decrypt(kh_handle keyset, const uint8_t* ct, size_t ct_len, const uint8_t* aad,
                           size_t aad_len, uint8_t* out, size_t out_cap, size_t* out_len) {
   ClearOutLen(out_len);
-  return KH_OP(keyset, KH_CHECK_IN(ct, ct_len);
-               KH_CHECK_IN(aad, aad_len),
-               ks->AeadDecrypt(In(ct, ct_len), In(aad, aad_len), MakeOut(out, out_cap, out_len)));
+  return KH_OP_AUDITED(kAeadDecrypt, ct_len + aad_len, out_len, keyset, In(ct, ct_len),
+                       KH_CHECK_IN(ct, ct_len);
+                       KH_CHECK_IN(aad, aad_len),
+                       ks->AeadDecrypt(In(ct, ct_len), In(aad, aad_len), MakeOut(out, out_cap, out_len)));
 }
 
 kh_status kh_aead_seal_nonce(kh_handle keyset, const uint8_t* nonce, size_t nonce_len, const uint8_t* pt,
                              size_t pt_len, const uint8_t* aad, size_t aad_len, uint8_t* out, size_t out_cap,
                              size_t* out_len) {
   ClearOutLen(out_len);
-  return KH_OP(keyset, KH_CHECK_IN(nonce, nonce_len); KH_CHECK_IN(pt, pt_len);
-               KH_CHECK_IN(aad, aad_len),
-               ks->AeadSealNonce(In(nonce, nonce_len), In(pt, pt_len), In(aad, aad_len),
-                                 MakeOut(out, out_cap, out_len)));
+  return KH_OP(kAeadSealNonce, pt_len + aad_len, out_len, keyset, KH_CHECK_IN(nonce, nonce_len);
+               KH_CHECK_IN(pt, pt_len); KH_CHECK_IN(aad, aad_len),
+                                        ks->AeadSealNonce(In(nonce, nonce_len), In(pt, pt_len),
+                                                          In(aad, aad_len), MakeOut(out, out_cap, out_len)));
 }
 
 kh_status kh_aead_open_nonce(kh_handle keyset, const uint8_t* nonce, size_t nonce_len, const uint8_t* ct,
                              size_t ct_len, const uint8_t* aad, size_t aad_len, uint8_t* out, size_t out_cap,
                              size_t* out_len) {
   ClearOutLen(out_len);
-  return KH_OP(keyset, KH_CHECK_IN(nonce, nonce_len); KH_CHECK_IN(ct, ct_len);
-               KH_CHECK_IN(aad, aad_len),
-               ks->AeadOpenNonce(In(nonce, nonce_len), In(ct, ct_len), In(aad, aad_len),
-                                 MakeOut(out, out_cap, out_len)));
+  return KH_OP(kAeadOpenNonce, ct_len + aad_len, out_len, keyset, KH_CHECK_IN(nonce, nonce_len);
+               KH_CHECK_IN(ct, ct_len); KH_CHECK_IN(aad, aad_len),
+                                        ks->AeadOpenNonce(In(nonce, nonce_len), In(ct, ct_len),
+                                                          In(aad, aad_len), MakeOut(out, out_cap, out_len)));
 }
 
 // ------------------------------------------------------------ streaming AEAD
@@ -546,75 +876,81 @@ kh_status kh_stream_open(kh_handle stream, uint64_t first, uint32_t last, const 
 kh_status kh_daead_encrypt(kh_handle keyset, const uint8_t* pt, size_t pt_len, const uint8_t* aad,
                            size_t aad_len, uint8_t* out, size_t out_cap, size_t* out_len) {
   ClearOutLen(out_len);
-  return KH_OP(keyset, KH_CHECK_IN(pt, pt_len);
-               KH_CHECK_IN(aad, aad_len),
-               ks->DaeadEncrypt(In(pt, pt_len), In(aad, aad_len), MakeOut(out, out_cap, out_len)));
+  return KH_OP_AUDITED(kDaeadEncrypt, pt_len + aad_len, out_len, keyset, OutHeader(out, out_len),
+                       KH_CHECK_IN(pt, pt_len);
+                       KH_CHECK_IN(aad, aad_len),
+                       ks->DaeadEncrypt(In(pt, pt_len), In(aad, aad_len), MakeOut(out, out_cap, out_len)));
 }
 
 kh_status kh_daead_decrypt(kh_handle keyset, const uint8_t* ct, size_t ct_len, const uint8_t* aad,
                            size_t aad_len, uint8_t* out, size_t out_cap, size_t* out_len) {
   ClearOutLen(out_len);
-  return KH_OP(keyset, KH_CHECK_IN(ct, ct_len);
-               KH_CHECK_IN(aad, aad_len),
-               ks->DaeadDecrypt(In(ct, ct_len), In(aad, aad_len), MakeOut(out, out_cap, out_len)));
+  return KH_OP_AUDITED(kDaeadDecrypt, ct_len + aad_len, out_len, keyset, In(ct, ct_len),
+                       KH_CHECK_IN(ct, ct_len);
+                       KH_CHECK_IN(aad, aad_len),
+                       ks->DaeadDecrypt(In(ct, ct_len), In(aad, aad_len), MakeOut(out, out_cap, out_len)));
 }
 
 kh_status kh_mac_compute(kh_handle keyset, const uint8_t* msg, size_t msg_len, uint8_t* out, size_t out_cap,
                          size_t* out_len) {
   ClearOutLen(out_len);
-  return KH_OP(keyset, KH_CHECK_IN(msg, msg_len),
-               ks->MacCompute(In(msg, msg_len), MakeOut(out, out_cap, out_len)));
+  return KH_OP_AUDITED(kMacCompute, msg_len, out_len, keyset, OutHeader(out, out_len),
+                       KH_CHECK_IN(msg, msg_len),
+                       ks->MacCompute(In(msg, msg_len), MakeOut(out, out_cap, out_len)));
 }
 
 kh_status kh_mac_verify(kh_handle keyset, const uint8_t* msg, size_t msg_len, const uint8_t* tag,
                         size_t tag_len) {
-  return KH_OP(keyset, KH_CHECK_IN(msg, msg_len);
-               KH_CHECK_IN(tag, tag_len), ks->MacVerify(In(msg, msg_len), In(tag, tag_len)));
+  return KH_OP_AUDITED(kMacVerify, msg_len + tag_len, nullptr, keyset, In(tag, tag_len),
+                       KH_CHECK_IN(msg, msg_len);
+                       KH_CHECK_IN(tag, tag_len), ks->MacVerify(In(msg, msg_len), In(tag, tag_len)));
 }
 
 kh_status kh_sig_sign(kh_handle keyset, const uint8_t* msg, size_t msg_len, uint8_t* out, size_t out_cap,
                       size_t* out_len) {
   ClearOutLen(out_len);
-  return KH_OP(keyset, KH_CHECK_IN(msg, msg_len),
-               ks->SigSign(In(msg, msg_len), MakeOut(out, out_cap, out_len)));
+  return KH_OP_AUDITED(kSigSign, msg_len, out_len, keyset, OutHeader(out, out_len), KH_CHECK_IN(msg, msg_len),
+                       ks->SigSign(In(msg, msg_len), MakeOut(out, out_cap, out_len)));
 }
 
 kh_status kh_sig_verify(kh_handle keyset, const uint8_t* msg, size_t msg_len, const uint8_t* sig,
                         size_t sig_len) {
-  return KH_OP(keyset, KH_CHECK_IN(msg, msg_len);
-               KH_CHECK_IN(sig, sig_len), ks->SigVerify(In(msg, msg_len), In(sig, sig_len)));
+  return KH_OP_AUDITED(kSigVerify, msg_len + sig_len, nullptr, keyset, In(sig, sig_len),
+                       KH_CHECK_IN(msg, msg_len);
+                       KH_CHECK_IN(sig, sig_len), ks->SigVerify(In(msg, msg_len), In(sig, sig_len)));
 }
 
 kh_status kh_sig_sign_plain(kh_handle keyset, const uint8_t* msg, size_t msg_len, uint8_t* out,
                             size_t out_cap, size_t* out_len) {
   ClearOutLen(out_len);
-  return KH_OP(keyset, KH_CHECK_IN(msg, msg_len),
+  return KH_OP(kSigSignPlain, msg_len, out_len, keyset, KH_CHECK_IN(msg, msg_len),
                ks->SigSignPlain(In(msg, msg_len), MakeOut(out, out_cap, out_len)));
 }
 
 kh_status kh_sig_sign_digest(kh_handle keyset, const uint8_t* digest, size_t digest_len, uint8_t* out,
                              size_t out_cap, size_t* out_len) {
   ClearOutLen(out_len);
-  return KH_OP(keyset, KH_CHECK_IN(digest, digest_len),
+  return KH_OP(kSigSignDigest, digest_len, out_len, keyset, KH_CHECK_IN(digest, digest_len),
                ks->SigSignDigest(In(digest, digest_len), MakeOut(out, out_cap, out_len)));
 }
 
 kh_status kh_sig_verify_plain(kh_handle keyset, uint32_t key_id, const uint8_t* msg, size_t msg_len,
                               const uint8_t* sig, size_t sig_len) {
-  return KH_OP(keyset, KH_CHECK_IN(msg, msg_len);
+  return KH_OP(kSigVerifyPlain, msg_len + sig_len, nullptr, keyset, KH_CHECK_IN(msg, msg_len);
                KH_CHECK_IN(sig, sig_len), ks->SigVerifyPlain(key_id, In(msg, msg_len), In(sig, sig_len)));
 }
 
 kh_status kh_kex_agree(kh_handle keyset, const uint8_t* peer, size_t peer_len, uint8_t* out, size_t out_cap,
                        size_t* out_len) {
   ClearOutLen(out_len);
-  return KH_OP(keyset, KH_CHECK_IN(peer, peer_len),
+  return KH_OP(kKexAgree, peer_len, out_len, keyset, KH_CHECK_IN(peer, peer_len),
                ks->KexAgree(In(peer, peer_len), MakeOut(out, out_cap, out_len)));
 }
 
 kh_status kh_kdf_derive(kh_handle keyset, const uint8_t* salt, size_t salt_len, const uint8_t* info,
                         size_t info_len, uint8_t* out, size_t out_len) {
-  return KH_OP(keyset, KH_CHECK_IN(salt, salt_len); KH_CHECK_IN(info, info_len);
+  return KH_OP(kKdfDerive, salt_len + info_len, &out_len, keyset, KH_CHECK_IN(salt, salt_len);
+               KH_CHECK_IN(info, info_len);
                KH_CHECK_IN(out, out_len),
                ks->KdfDerive(In(salt, salt_len), In(info, info_len), MutableBytes(out, out_len)));
 }
@@ -658,10 +994,19 @@ kh_status kh_batch(kh_batch_item* items, size_t count, size_t* out_failed) {
         s = Status(GetKeyset(it->keyset, &ks)).code();
         if (s == KH_OK) current = it->keyset;
       }
+      metrics::Op mop = metrics::Op::kCount;
+      const bool counted = ItemOp(it->op, &mop);
+      const uint64_t start = counted ? metrics::Begin() : 0;
       if (s == KH_OK) {
         s = Guard(Gate::kHot, [&]() -> Status { return RunItem(ks, it); });
       } else {
         it->out_len = 0;
+      }
+      if (counted)
+        metrics::Record(mop, s, uint64_t{it->in_len} + it->in2_len + it->in3_len, it->out_len, start);
+      // Audited like the single call: items that reached their keyset.
+      if (counted && ks.obj && current == it->keyset) {
+        AuditUse(ks, mop, s, uint64_t{it->in_len} + it->in2_len + it->in3_len, it->out_len, BatchHeader(it));
       }
       it->status = s;
       if (s != KH_OK) ++failed;
@@ -680,7 +1025,11 @@ kh_status kh_kek_open(kh_handle engine, const char* spec, size_t spec_len, kh_ha
     if (spec == nullptr && spec_len != 0) return KH_E_NULL_POINTER;
     std::shared_ptr<Object> e;
     KH_RETURN_IF_ERROR(GetObject(engine, Kind::kEngine, &e));
-    auto kek = keyhold::keystore::OpenKek(std::string_view(spec == nullptr ? "" : spec, spec_len));
+    // "default" finds master.key in a config file's [engine] home, unless
+    // KEYHOLD_HOME is set when the KEK is opened.
+    const auto& cfg = *static_cast<EngineObject*>(e.get())->config;
+    auto kek = keyhold::keystore::OpenKek(std::string_view(spec == nullptr ? "" : spec, spec_len),
+                                          cfg.home_source == keyhold::config::Source::kFile ? cfg.home : "");
     if (!kek.ok()) return kek.status();
     auto obj = std::make_shared<KekObject>(std::move(kek).value());
     KH_RETURN_IF_ERROR(HandleTable::Global().Insert(obj, static_cast<EngineObject*>(e.get())));
@@ -700,29 +1049,40 @@ kh_status kh_kek_kind_get(kh_handle kek, uint32_t* out_kind) {
 }
 
 kh_status kh_keyset_save_file(kh_handle keyset, kh_handle kek, const char* path, size_t path_len) {
-  return Guard(Gate::kSelfTest, [&]() -> Status {
-    std::string p;
-    KH_RETURN_IF_ERROR(PathArg(path, path_len, &p));
-    KeysetRef ks;
-    KH_RETURN_IF_ERROR(GetKeyset(keyset, &ks));
-    std::shared_ptr<keyhold::keystore::Kek> k;
-    KH_RETURN_IF_ERROR(GetKek(kek, &k));
-    return keyhold::keystore::SaveFile(*ks, k, p);
+  return Metered(metrics::Op::kKeysetSaveFile, 0, nullptr, [&]() noexcept {
+    return Guard(Gate::kSelfTest, [&]() -> Status {
+      std::string p;
+      KH_RETURN_IF_ERROR(PathArg(path, path_len, &p));
+      KeysetRef ks;
+      KH_RETURN_IF_ERROR(GetKeyset(keyset, &ks));
+      std::shared_ptr<keyhold::keystore::Kek> k;
+      KH_RETURN_IF_ERROR(GetKek(kek, &k));
+      // A save under another KEK is an export (keyhold.h).
+      if (ks->exportable() && ks->SaveIsExport(k->id())) {
+        KH_RETURN_IF_ERROR(keyhold::policy::CheckExport(ks.object()->config->policy, ks->id()));
+      }
+      KH_RETURN_IF_ERROR(keyhold::audit::LifecycleAllowed());
+      return AuditLifecycle(keyhold::audit::Lifecycle::kSave, &*ks, 0,
+                            keyhold::keystore::SaveFile(*ks, k, p));
+    });
   });
 }
 
 kh_status kh_keyset_load_file(kh_handle engine, kh_handle kek, const char* path, size_t path_len,
                               kh_handle* out_keyset) {
-  return Guard(Gate::kSelfTest, [&]() -> Status {
-    if (out_keyset == nullptr) return KH_E_NULL_POINTER;
-    *out_keyset = 0;
-    std::string p;
-    KH_RETURN_IF_ERROR(PathArg(path, path_len, &p));
-    keyhold::keystore::Limits limits;
-    KH_RETURN_IF_ERROR(EngineLimits(engine, &limits));
-    std::shared_ptr<keyhold::keystore::Kek> k;
-    KH_RETURN_IF_ERROR(GetKek(kek, &k));
-    return Register(engine, keyhold::keystore::LoadFile(k, p, limits), out_keyset);
+  return Metered(metrics::Op::kKeysetLoadFile, 0, nullptr, [&]() noexcept {
+    return Guard(Gate::kSelfTest, [&]() -> Status {
+      if (out_keyset == nullptr) return KH_E_NULL_POINTER;
+      *out_keyset = 0;
+      std::string p;
+      KH_RETURN_IF_ERROR(PathArg(path, path_len, &p));
+      keyhold::keystore::Limits limits;
+      KH_RETURN_IF_ERROR(EngineLimits(engine, &limits));
+      std::shared_ptr<keyhold::keystore::Kek> k;
+      KH_RETURN_IF_ERROR(GetKek(kek, &k));
+      return Register(engine, keyhold::keystore::LoadFile(k, p, limits), out_keyset,
+                      keyhold::audit::Lifecycle::kLoad, true);
+    });
   });
 }
 
@@ -760,42 +1120,52 @@ kh_status kh_keyset_file_info_get(const char* path, size_t path_len, kh_keyset_f
 kh_status kh_keyset_export_wrapped(kh_handle keyset, kh_handle kek, uint8_t* out, size_t out_cap,
                                    size_t* out_len) {
   ClearOutLen(out_len);
-  return Guard(Gate::kSelfTest, [&]() -> Status {
-    if (out_len == nullptr) return KH_E_NULL_POINTER;
-    KeysetRef ks;
-    KH_RETURN_IF_ERROR(GetKeyset(keyset, &ks));
-    std::shared_ptr<keyhold::keystore::Kek> k;
-    KH_RETURN_IF_ERROR(GetKek(kek, &k));
-    auto need = keyhold::keystore::ExportSize(*ks);
-    if (!need.ok()) return need.status();
-    if (out == nullptr || out_cap < *need) {
-      *out_len = *need;
-      return KH_E_BUFFER_TOO_SMALL;
-    }
-    auto blob = keyhold::keystore::ExportWrapped(*ks, *k);
-    if (!blob.ok()) return blob.status();
-    // The size can change only if the keyset did (a rotation meanwhile).
-    if (blob->size() > out_cap) {
+  return Metered(metrics::Op::kKeysetExportWrapped, 0, nullptr, [&]() noexcept {
+    return Guard(Gate::kSelfTest, [&]() -> Status {
+      if (out_len == nullptr) return KH_E_NULL_POINTER;
+      KeysetRef ks;
+      KH_RETURN_IF_ERROR(GetKeyset(keyset, &ks));
+      std::shared_ptr<keyhold::keystore::Kek> k;
+      KH_RETURN_IF_ERROR(GetKek(kek, &k));
+      KH_RETURN_IF_ERROR(keyhold::policy::CheckExport(ks.object()->config->policy, ks->id()));
+      auto need = keyhold::keystore::ExportSize(*ks);
+      if (!need.ok()) return need.status();
+      if (out == nullptr || out_cap < *need) {
+        *out_len = *need;
+        return KH_E_BUFFER_TOO_SMALL;
+      }
+      KH_RETURN_IF_ERROR(keyhold::audit::LifecycleAllowed());
+      auto blob = keyhold::keystore::ExportWrapped(*ks, *k);
+      if (!blob.ok()) return AuditLifecycle(keyhold::audit::Lifecycle::kExport, &*ks, 0, blob.status());
+      // The size can change only if the keyset did (a rotation meanwhile).
+      if (blob->size() > out_cap) {
+        *out_len = blob->size();
+        return KH_E_BUFFER_TOO_SMALL;
+      }
+      // Audited before the blob is handed out: fail closed means no
+      // unaudited export.
+      KH_RETURN_IF_ERROR(AuditLifecycle(keyhold::audit::Lifecycle::kExport, &*ks, 0, OkStatus()));
+      std::copy(blob->begin(), blob->end(), out);
       *out_len = blob->size();
-      return KH_E_BUFFER_TOO_SMALL;
-    }
-    std::copy(blob->begin(), blob->end(), out);
-    *out_len = blob->size();
-    return OkStatus();
+      return OkStatus();
+    });
   });
 }
 
 kh_status kh_keyset_import_wrapped(kh_handle engine, kh_handle kek, const uint8_t* blob, size_t blob_len,
                                    kh_handle* out_keyset) {
-  return Guard(Gate::kSelfTest, [&]() -> Status {
-    if (out_keyset == nullptr) return KH_E_NULL_POINTER;
-    *out_keyset = 0;
-    KH_CHECK_IN(blob, blob_len);
-    keyhold::keystore::Limits limits;
-    KH_RETURN_IF_ERROR(EngineLimits(engine, &limits));
-    std::shared_ptr<keyhold::keystore::Kek> k;
-    KH_RETURN_IF_ERROR(GetKek(kek, &k));
-    return Register(engine, keyhold::keystore::ImportWrapped(k, In(blob, blob_len), limits), out_keyset);
+  return Metered(metrics::Op::kKeysetImportWrapped, 0, nullptr, [&]() noexcept {
+    return Guard(Gate::kSelfTest, [&]() -> Status {
+      if (out_keyset == nullptr) return KH_E_NULL_POINTER;
+      *out_keyset = 0;
+      KH_CHECK_IN(blob, blob_len);
+      keyhold::keystore::Limits limits;
+      KH_RETURN_IF_ERROR(EngineLimits(engine, &limits));
+      std::shared_ptr<keyhold::keystore::Kek> k;
+      KH_RETURN_IF_ERROR(GetKek(kek, &k));
+      return Register(engine, keyhold::keystore::ImportWrapped(k, In(blob, blob_len), limits), out_keyset,
+                      keyhold::audit::Lifecycle::kImport, true);
+    });
   });
 }
 

@@ -102,4 +102,19 @@ std::vector<std::shared_ptr<Object>> HandleTable::RemoveEngine(uint64_t engine_h
   return removed;
 }
 
+std::vector<std::shared_ptr<Object>> HandleTable::Owned(uint64_t engine_handle) const {
+  std::vector<std::shared_ptr<Object>> out;
+  const uint32_t n = used_.load(std::memory_order_acquire);
+  for (uint32_t i = 0; i < n; ++i) {
+    const Slot* slot = SlotAt(i);
+    std::shared_ptr<Object> obj;
+    {
+      Slot::SpinGuard guard(slot->lock);
+      obj = slot->obj;
+    }
+    if (obj && obj->owner == engine_handle) out.push_back(std::move(obj));
+  }
+  return out;
+}
+
 }  // namespace keyhold::abi

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <vector>
 
+#include "config/config.h"
 #include "core/status.h"
 
 namespace keyhold::abi {
@@ -36,6 +37,9 @@ struct EngineObject final : Object {
   bool closed = false;  // guarded by the table's mutex
   uint64_t aead_usage_limit = 0;
   uint64_t use_reservation = 0;  // 0: keyset::Keyset::kDefaultReservation
+  // The configuration the engine opened with (src/config/); set before
+  // Insert, immutable after.
+  std::shared_ptr<const config::Config> config;
 };
 
 class HandleTable {
@@ -54,6 +58,8 @@ class HandleTable {
   std::shared_ptr<Object> Remove(uint64_t handle);
   // RemoveEngine closes an engine and every handle it owns.
   std::vector<std::shared_ptr<Object>> RemoveEngine(uint64_t engine_handle);
+  // Owned returns the live objects owned by an engine (metrics).
+  std::vector<std::shared_ptr<Object>> Owned(uint64_t engine_handle) const;
 
  private:
   struct Slot {

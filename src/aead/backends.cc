@@ -14,6 +14,7 @@ struct State {
   std::atomic<Backend> backend{Backend::kOpenSSL};
   std::mutex mu;  // guards info after `once`
   Selection info{"auto", Backend::kOpenSSL, false, "", false, "", OkStatus()};
+  std::atomic<int> preferred{-1};  // a Preference from Prefer, or -1
 };
 
 State& TheState(Accelerated which) {
@@ -23,24 +24,15 @@ State& TheState(Accelerated which) {
   return states[which == Accelerated::kAes256Gcm ? 0 : 1];
 }
 
-const char* PreferenceName(Preference p) {
-  switch (p) {
-    case Preference::kAuto:
-      return "auto";
-    case Preference::kOpenSSL:
-      return "openssl";
-    case Preference::kIpsecMb:
-      return "ipsec-mb";
-  }
-  return "invalid";
-}
-
 void Decide(Accelerated which, State& s) {
   Selection& in = s.info;
   // Read once per process: the choice cannot change under existing keys.
   const char* env = std::getenv(BackendVariable(which));  // NOLINT(concurrency-mt-unsafe)
   Preference pref = Preference::kAuto;
-  if (!ParsePreference(env, &pref).ok()) {
+  const int preferred = s.preferred.load(std::memory_order_acquire);
+  if (preferred >= 0) {
+    pref = static_cast<Preference>(preferred);
+  } else if (!ParsePreference(env, &pref).ok()) {
     in.requested = "invalid";
     in.disabled_reason = which == Accelerated::kAes256Gcm
                              ? "KEYHOLD_AESGCM_BACKEND has an invalid value"
@@ -77,6 +69,22 @@ State& Decided(Accelerated which) {
 }
 
 }  // namespace
+
+const char* PreferenceName(Preference p) {
+  switch (p) {
+    case Preference::kAuto:
+      return "auto";
+    case Preference::kOpenSSL:
+      return "openssl";
+    case Preference::kIpsecMb:
+      return "ipsec-mb";
+  }
+  return "invalid";
+}
+
+void Prefer(Accelerated which, Preference p) {
+  TheState(which).preferred.store(static_cast<int>(p), std::memory_order_release);
+}
 
 const char* BackendVariable(Accelerated which) {
   return which == Accelerated::kAes256Gcm ? "KEYHOLD_AESGCM_BACKEND" : "KEYHOLD_CHACHA20_POLY1305_BACKEND";

@@ -30,6 +30,12 @@ enum class Preference { kAuto, kOpenSSL, kIpsecMb };
 // "openssl" or "ipsec-mb". Anything else is KH_E_INVALID_ARGUMENT: a typo
 // must not silently pick a backend.
 Status ParsePreference(const char* value, Preference* out);
+// PreferenceName: "auto", "openssl" or "ipsec-mb".
+const char* PreferenceName(Preference p);
+// Prefer sets the preference from the engine configuration (the variable or
+// the config file, src/config/). It counts only before the primitive's
+// backend is decided (the first engine open); without it the variable is read.
+void Prefer(Accelerated which, Preference p);
 
 enum class Backend { kOpenSSL, kIpsecMb };
 

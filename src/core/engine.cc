@@ -3,9 +3,7 @@
 #include <openssl/crypto.h>
 #include <sodium.h>
 
-#include <cerrno>
-#include <cstdlib>
-
+#include "aead/backends.h"
 #include "build_info.h"
 #include "selftest/selftest.h"
 
@@ -17,34 +15,6 @@
 #endif
 
 namespace keyhold::core {
-namespace {
-
-// ParseCount reads a positive decimal count; unset or empty leaves *out.
-Status ParseCount(const char* v, uint64_t* out) {
-  if (v == nullptr || *v == '\0') return OkStatus();
-  char* end = nullptr;
-  errno = 0;
-  const unsigned long long n = std::strtoull(v, &end, 10);
-  if (errno != 0 || end == v || *end != '\0' || v[0] == '-' || n == 0) return KH_E_INVALID_ARGUMENT;
-  *out = n;
-  return OkStatus();
-}
-
-}  // namespace
-
-Status ConfigFromEnvironment(EngineConfig* out) {
-  *out = EngineConfig{};
-  // Read once per engine open; keyhold never calls setenv.
-  const char* backend = std::getenv("KEYHOLD_AESGCM_BACKEND");  // NOLINT(concurrency-mt-unsafe)
-  KH_RETURN_IF_ERROR(aead::ParsePreference(backend, &out->aes_gcm_backend));
-  backend = std::getenv("KEYHOLD_CHACHA20_POLY1305_BACKEND");  // NOLINT(concurrency-mt-unsafe)
-  KH_RETURN_IF_ERROR(aead::ParsePreference(backend, &out->chacha20_poly1305_backend));
-  const char* max_messages = std::getenv("KEYHOLD_AEAD_MAX_MESSAGES");  // NOLINT(concurrency-mt-unsafe)
-  KH_RETURN_IF_ERROR(ParseCount(max_messages, &out->aead_usage_limit));
-  const char* reservation = std::getenv("KEYHOLD_USE_RESERVATION");  // NOLINT(concurrency-mt-unsafe)
-  return ParseCount(reservation, &out->use_reservation);
-}
-
 const char* BuildInfoJson() {
   static const std::string json = [] {
     std::string s = "{";

@@ -462,7 +462,7 @@ void Server::MetricsLoop() {
     req[got] = 0;
     std::string resp;
     if (std::strncmp(req, "GET /metrics ", 13) == 0 || std::strncmp(req, "GET /metrics?", 13) == 0) {
-      std::string body = svc_->metrics().Render();
+      std::string body = svc_->RenderMetrics();
       resp = "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: " +
              std::to_string(body.size()) + "\r\n\r\n" + body;
     } else {

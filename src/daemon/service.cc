@@ -6,6 +6,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "audit/audit.h"
 #include "daemon/log.h"
 
 namespace keyhold::daemon {
@@ -279,6 +280,22 @@ std::string Metrics::Render() const {
 
 // --- Service ---
 
+std::string Service::RenderMetrics() const {
+  std::string m = metrics_.Render();
+  // The engine's own metrics (operations, latencies, refusals by policy,
+  // keys' use and headroom, guarded memory): the same set an in-process
+  // service exposes (docs/spec/metrics.md).
+  std::string engine(256 << 10, '\0');
+  size_t n = 0;
+  kh_status s = kh_engine_metrics_get(engine_, KH_METRICS_PROMETHEUS, engine.data(), engine.size(), &n);
+  if (s == KH_E_BUFFER_TOO_SMALL) {
+    engine.resize(n);
+    s = kh_engine_metrics_get(engine_, KH_METRICS_PROMETHEUS, engine.data(), engine.size(), &n);
+  }
+  if (s == KH_OK) m.append(engine.data(), n);
+  return m;
+}
+
 std::shared_ptr<State> Service::state() const {
   std::lock_guard lock(state_mu_);
   return state_;
@@ -345,6 +362,8 @@ uint32_t ClassOf(uint16_t op) {
       return kClassInfo;
     case Op::kMetrics:
     case Op::kEngineStats:
+    case Op::kEngineConfig:
+    case Op::kEngineMetrics:
       return kClassMetrics;
     default:
       return 0;
@@ -370,7 +389,7 @@ class Exec {
     if (IsStoredToken(token)) {
       const StoredKeyset* ks = st_.FindToken(token);
       if (ks == nullptr) return KH_E_STALE_HANDLE;
-      if ((st_.Classes(c_, ks) & cls) == 0) return Deny(op, ks->name);
+      if ((st_.Classes(c_, ks) & cls) == 0) return Deny(op, ks->name, ks->id);
       *h = ks->handle;
       return KH_OK;
     }
@@ -393,8 +412,13 @@ class Exec {
     return svc_->registry().Resolve(token, c_.uid, /*engine=*/false, h).code();
   }
 
-  kh_status Deny(uint16_t op, const std::string& keyset) {
+  kh_status Deny(uint16_t op, const std::string& keyset, std::span<const uint8_t> keyset_id = {}) {
     svc_->metrics().Denied();
+    // The audit trail gets the decision (the caller identity is the request's,
+    // set in Service::Handle): reason "acl_" + the op's name.
+    std::string reason = "acl_";
+    for (const char* p = wire::OpName(op); *p != '\0'; ++p) reason.push_back(*p == '.' ? '_' : *p);
+    (void)audit::RecordPolicy(audit::Op::kDaemonRequest, reason, KH_E_POLICY_DENIED, keyset_id);
     Log(Level::kWarn, "denied",
         {{"op", wire::OpName(op)}, {"uid", c_.uid}, {"gid", c_.gid}, {"pid", c_.pid}, {"keyset", keyset}});
     return KH_E_POLICY_DENIED;
@@ -579,7 +603,7 @@ kh_status Exec::Run(const wire::RequestItem& it, ItemOut o, uint64_t* value, siz
     }
     case Op::kMetrics: {
       if ((st_.Classes(c_, nullptr) & kClassMetrics) == 0) return Deny(op, "");
-      std::string m = svc_->metrics().Render();
+      std::string m = svc_->RenderMetrics();
       return Fixed(reinterpret_cast<const uint8_t*>(m.data()), m.size(), o, value, out_len);
     }
     case Op::kEngineOpen: {
@@ -603,6 +627,15 @@ kh_status Exec::Run(const wire::RequestItem& it, ItemOut o, uint64_t* value, siz
       for (size_t i = 0; i < 5; ++i) PutU64(b + 8 * i, f[i]);
       PutU32(b + 40, z.self_test_passed);
       return Fixed(b, sizeof b, o, value, out_len);
+    }
+    case Op::kEngineConfig:
+    case Op::kEngineMetrics: {
+      if ((st_.Classes(c_, nullptr) & kClassMetrics) == 0) return Deny(op, "");
+      if ((s = svc_->registry().Resolve(it.handle, c_.uid, true, &h).code()) != KH_OK) return s;
+      auto* p = reinterpret_cast<char*>(o.p);
+      s = op == static_cast<uint16_t>(Op::kEngineConfig) ? kh_engine_config_get(h, p, o.cap, &n)
+                                                         : kh_engine_metrics_get(h, it.arg, p, o.cap, &n);
+      break;
     }
     case Op::kKeysetGenerate:
     case Op::kKeysetImportRaw:
@@ -771,6 +804,8 @@ void Service::Handle(const Caller& caller, const wire::FrameHeader& h,
     }
   }
   Exec ex(this, caller, *st);
+  // Audit records of this request carry the peer's identity.
+  const audit::ScopedCaller who(audit::Caller{caller.pid, caller.uid, caller.gid});
   kh_status frame_status = KH_OK;
   if (h.op == static_cast<uint16_t>(Op::kBatch)) {
     // Items go to kh_batch as they are: inputs point into the request,

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <memory>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -162,6 +163,8 @@ class Service {
   // be closed after the response (unknown protocol version).
   bool HandleBytes(const Caller& caller, ByteView body, std::vector<wire::RequestItem>* scratch,
                    std::vector<uint8_t>* out);
+  // RenderMetrics: the daemon's metrics and its engine's, Prometheus text.
+  std::string RenderMetrics() const;
   // ErrorFrame appends a response with a frame-level status and no item.
   static void ErrorFrame(uint64_t request_id, uint16_t op, kh_status st, std::vector<uint8_t>* out);
 

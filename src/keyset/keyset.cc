@@ -381,6 +381,11 @@ StatusOr<Keyset::Snapshot> Keyset::Export() const {
   return TakeSnapshot(Counts::kExport);
 }
 
+bool Keyset::SaveIsExport(const KekId& kek) {
+  std::lock_guard<std::mutex> lock(store_mu_);
+  return kek_bound_ && kek_id_ != kek;
+}
+
 void Keyset::Bind(const KekId& kek, std::shared_ptr<Store> home) {
   std::lock_guard store_lock(store_mu_);
   kek_id_ = kek;

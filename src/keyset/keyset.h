@@ -112,6 +112,12 @@ class Keyset {
   // Bind records where a keyset that was just restored from storage came
   // from: its KEK and, for a file, its home store (nullptr for an import).
   void Bind(const KekId& kek, std::shared_ptr<Store> home);
+  // SaveIsExport: whether Save under kek would be an export (the keyset is
+  // bound to another KEK); the engine's export policy asks first.
+  bool SaveIsExport(const KekId& kek);
+  // usage_limit: the cap on random-nonce encryptions per key, 0 when the
+  // algorithm has none (metrics: usage headroom).
+  uint64_t usage_limit() const { return limited() ? usage_limit_ : 0; }
 
   // Lifecycle.
   Status Rotate(uint32_t* new_key_id);

@@ -205,15 +205,22 @@ Status HomeDir(std::string* out) {
   return OkStatus();
 }
 
-StatusOr<std::shared_ptr<Kek>> OpenDefault() {
+StatusOr<std::shared_ptr<Kek>> OpenDefault(std::string_view home) {
   const char* spec = GetEnv("KEYHOLD_KEK");
   if (spec != nullptr && *spec != '\0') {
     const std::string_view s(spec);
     if (s == "default") return Status(KH_E_INVALID_ARGUMENT);  // would name itself
     return OpenKek(s);
   }
+  // The variable, read now, wins over the engine's configured home (which
+  // holds a config file's [engine] home).
+  const char* env_home = GetEnv("KEYHOLD_HOME");
   std::string dir;
-  KH_RETURN_IF_ERROR(HomeDir(&dir));
+  if (!home.empty() && (env_home == nullptr || *env_home == '\0')) {
+    dir = home;
+  } else {
+    KH_RETURN_IF_ERROR(HomeDir(&dir));
+  }
   // One level, private: the directory of the master key is nobody else's.
   if (::mkdir(dir.c_str(), S_IRWXU) != 0 && errno != EEXIST) return Status(KH_E_IO);
   return OpenFileKek(dir + "/master.key");
@@ -256,12 +263,12 @@ StatusOr<std::shared_ptr<Kek>> NewLocalKek(kh_kek_kind kind, ByteView key) {
   return std::shared_ptr<Kek>(std::move(kek));
 }
 
-StatusOr<std::shared_ptr<Kek>> OpenKek(std::string_view spec) {
+StatusOr<std::shared_ptr<Kek>> OpenKek(std::string_view spec, std::string_view home) {
   if (spec.empty() || spec.size() > 4096 || spec.find('\0') != std::string_view::npos) {
     return Status(KH_E_INVALID_ARGUMENT);
   }
   auto rest = [&](std::string_view prefix) { return spec.substr(prefix.size()); };
-  if (spec == "default") return OpenDefault();
+  if (spec == "default") return OpenDefault(home);
   if (spec.starts_with("file:")) return OpenFileKek(std::string(rest("file:")));
   if (spec.starts_with("env:")) return OpenEnvKek(rest("env:"));
   if (spec.starts_with("pkcs11:")) return OpenPkcs11(rest("pkcs11:"));

@@ -49,7 +49,11 @@ class Kek {
 
 // OpenKek opens the KEK named by spec (the grammar of kh_kek_open in
 // keyhold.h). A malformed spec or key: KH_E_INVALID_ARGUMENT.
-StatusOr<std::shared_ptr<Kek>> OpenKek(std::string_view spec);
+// home: the config file's [engine] home (src/config/), where "default"
+// finds master.key unless $KEYHOLD_HOME is set when the KEK is opened; then,
+// or with home empty: $KEYHOLD_HOME, else $HOME/.keyhold, else the
+// account's home directory/.keyhold.
+StatusOr<std::shared_ptr<Kek>> OpenKek(std::string_view spec, std::string_view home = {});
 
 // NewLocalKek makes a file or env KEK from its 32 key bytes (tests, and the
 // file and env providers).

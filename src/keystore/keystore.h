@@ -14,7 +14,7 @@
 namespace keyhold::keystore {
 
 // Limits: the engine's per-keyset settings applied to a keyset read from
-// storage (EngineConfig).
+// storage (config::Config).
 struct Limits {
   uint64_t usage_limit = 0;  // 0: the algorithm's default
   uint64_t reservation = 0;  // 0: Keyset::kDefaultReservation

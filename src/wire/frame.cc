@@ -79,6 +79,10 @@ const char* OpName(uint16_t op) {
       return "engine.close";
     case Op::kEngineStats:
       return "engine.stats";
+    case Op::kEngineConfig:
+      return "engine.config";
+    case Op::kEngineMetrics:
+      return "engine.metrics";
     case Op::kKeysetGenerate:
       return "keyset.generate";
     case Op::kKeysetImportRaw:

@@ -70,6 +70,8 @@ enum class Op : uint16_t {
   kEngineOpen = 48,
   kEngineClose = 49,
   kEngineStats = 50,
+  kEngineConfig = 51,
+  kEngineMetrics = 52,
 
   kKeysetGenerate = 64,
   kKeysetImportRaw = 65,

@@ -21,6 +21,10 @@ trap 'chmod -R u+rwx "$work" 2>/dev/null; rm -rf "$work"' EXIT
 cd "$work"
 export KEYHOLD_HOME=$work/home
 unset KEYHOLD_KEK KEYHOLD_ENDPOINT KEYHOLD_AEAD_MAX_MESSAGES
+# Every key type is exercised, including the two a fresh install leaves off
+# (AES-SIV, X25519; docs/decisions/0015-configuration-and-policy.md).
+export KEYHOLD_POLICY_ENABLED=AES256_GCM,CHACHA20_POLY1305,XCHACHA20_POLY1305,AES256_SIV,HMAC_SHA256,HMAC_SHA512,ED25519,ECDSA_P256_SHA256_DER,ECDSA_P256_SHA256_P1363,X25519,HKDF_SHA256,HKDF_SHA512
+unset KEYHOLD_CONFIG KEYHOLD_POLICY_DEPRECATED
 
 passed=0
 failed=0
@@ -88,7 +92,8 @@ check "version --json has build and runtime" grep -q '"source_revision"' out.txt
 check "version --json has the Go runtime" grep -q '"go": "go' out.txt
 expect "selftest" 0 selftest
 check "selftest reports the self-test" grep -q 'self-test passed' out.txt
-check "version and selftest create no KEK" test ! -e "$KEYHOLD_HOME"
+check "version and selftest create no KEK" test ! -e "$KEYHOLD_HOME/master.key"
+check "version and selftest are audited" grep -q '"type":"selftest","result":"passed"' "$KEYHOLD_HOME/audit.log"
 
 # --- keysets and round trips
 expect "create aes256-gcm (first use creates the master key)" 0 keyset create --type aes256-gcm --out aes.keyset
@@ -339,6 +344,77 @@ for p in "${pids[@]}"; do wait "$p" || conc_ok=1; done
 check "24 concurrent MACs succeed" test "$conc_ok" = 0
 after=$(usecount conc.keyset)
 check "use count grew by exactly 24 ($before -> $after)" test "$((after - before))" = 24
+
+# --- audit log (docs/spec/audit.md): written by every process above,
+# the 24 concurrent ones included, as one chain
+log=$KEYHOLD_HOME/audit.log
+check "audit log is 0600" test "$(stat -c %a "$log")" = 600
+check "audit key is 0600" test "$(stat -c %a "$KEYHOLD_HOME/audit.key")" = 600
+check "audit log holds no plaintext" test "$(grep -c 'SECRET-PLAINTEXT-MARKER' "$log")" = 0
+check "audit log records the 24 concurrent MACs" \
+  test "$(grep '"op":"mac_compute","outcome":"KH_OK","count":1,' "$log" | wc -l)" -ge 24
+expect "audit verify" 0 audit verify "$log"
+check "audit verify says ok" grep -q '^ok: ' out.txt
+cp "$log" audit.orig
+n=$(wc -l <audit.orig)
+tamper() { # tamper NAME LINE SED-SCRIPT | "truncate K": exit 3 naming LINE
+  local name=$1 line=$2
+  shift 2
+  if [ "$1" = truncate ]; then head -n "-$2" audit.orig >"$log"; else sed "$1" audit.orig >"$log"; fi
+  expect "audit verify catches: $name" 3 audit verify "$log" &&
+    check "  ... at line $line" grep -q "audit.log:$line:" err.txt
+}
+tamper "a deleted record" 5 '5d'
+tamper "an inserted record" 6 '5p'
+tamper "reordered records" 5 '5{h;d};6G'
+tamper "an edited record" 4 '3s/"pid":[0-9]*/"pid":1/'
+tamper "records cut off the end" $((n - 2)) truncate 3
+cp audit.orig "$log"
+expect "audit verify after restoring" 0 audit verify "$log"
+mkdir rot
+KEYHOLD_HOME=$work/rot KEYHOLD_AUDIT_MAX_BYTES=4096 expect "create under a small rotation size" 0 \
+  keyset create --type ed25519 --out rot/r.keyset
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+  KEYHOLD_HOME=$work/rot KEYHOLD_AUDIT_MAX_BYTES=4096 "$cli" keyset rotate rot/r.keyset >/dev/null 2>&1
+done
+first_rotated=$(ls rot/audit.log.[0-9]* 2>/dev/null | head -n 1)
+check "the audit log rotated" test -n "$first_rotated"
+expect "audit verify --rotated" 0 audit verify --rotated rot/audit.log
+sed -i 3d "$first_rotated"
+expect "audit verify --rotated catches a record deleted before rotation" 3 audit verify --rotated rot/audit.log &&
+  check "  ... in the rotated file, line 3" grep -q "$first_rotated:3:" err.txt
+mkdir -p blocked/audit.log
+KEYHOLD_HOME=$work/blocked expect "no keyset is created when the audit log cannot be written" 5 \
+  keyset create --type aes256-gcm --out blocked.keyset
+check "  ... and no file is left" test ! -e blocked.keyset
+KEYHOLD_HOME=$work/blocked KEYHOLD_AUDIT_FAILURE=open expect "unless KEYHOLD_AUDIT_FAILURE=open" 0 \
+  keyset create --type aes256-gcm --out blocked.keyset
+
+# Configuration: sources, precedence, errors naming the setting, policy.
+printf '[engine]\nuse_reservation = 4096\n[policy]\nallow_export = false\n[daemon]\nsocket = "/x"\n' >keyhold.toml
+KEYHOLD_CONFIG=$work/keyhold.toml KEYHOLD_USE_RESERVATION=512 expect "config show" 0 config show
+check "  ... a file value is marked file" grep -Eq '^policy.allow_export +file +KEYHOLD_POLICY_ALLOW_EXPORT +false' out.txt
+check "  ... the environment wins over the file" grep -Eq '^engine.use_reservation +env +KEYHOLD_USE_RESERVATION +512' out.txt
+check "  ... defaults are marked default" grep -Eq '^metrics.latency_sample +default' out.txt
+KEYHOLD_CONFIG=$work/keyhold.toml expect "config show --json" 0 config show --json
+check "  ... names the file" grep -q "\"file\": \"$work/keyhold.toml\"" out.txt
+printf '[policy]\nenable = ["AES256_GCM"]\n' >bad.toml
+KEYHOLD_CONFIG=$work/bad.toml expect "an unknown config key stops the engine" 1 config show
+check "  ... and is named" grep -q 'unknown key policy."enable"' err.txt
+KEYHOLD_POLICY_ENABLED=AES256_GCM,AES128_GCM expect "an unknown algorithm stops the engine" 1 \
+  keyset create --type aes256-gcm --out never.keyset
+check "  ... naming the variable and the name" grep -q 'KEYHOLD_POLICY_ENABLED: unknown algorithm "AES128_GCM"' err.txt
+KEYHOLD_POLICY_ENABLED= expect "a fresh install refuses AES-SIV (policy, exit 4)" 4 \
+  keyset create --type aes256-siv --out siv-default.keyset
+KEYHOLD_POLICY_ENABLED= expect "selftest passes under the default policy" 0 selftest
+check "  ... reporting AES-SIV skipped" grep -Eq 'aes256-siv +skipped: disabled by policy' out.txt
+expect "a keyset made while AES-GCM is enabled" 0 keyset create --type aes256-gcm --out dep.keyset &&
+  expect "  ... encrypts" 0 encrypt --keyset dep.keyset -i msg.txt -o dep.khe
+KEYHOLD_POLICY_ENABLED=ED25519 KEYHOLD_POLICY_DEPRECATED=AES256_GCM expect "a deprecated algorithm still decrypts" 0 \
+  decrypt --keyset dep.keyset -i dep.khe -o dep.out
+check "  ... the plaintext" cmp -s msg.txt dep.out
+KEYHOLD_POLICY_ENABLED=ED25519 KEYHOLD_POLICY_DEPRECATED=AES256_GCM STDIN=msg.txt expect \
+  "a deprecated algorithm does not encrypt (exit 4)" 4 encrypt --keyset dep.keyset
 
 check "no temporary files anywhere" no_temp_files "$work"
 

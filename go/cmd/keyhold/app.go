@@ -110,6 +110,11 @@ func (a *app) openEngine() (*keyhold.Engine, error) {
 		if errors.Is(err, keyhold.ErrSelfTestFailed) {
 			return nil, failf(exitError, "the engine's power-on self-test failed: it refuses every operation")
 		}
+		var ke *keyhold.Error
+		if errors.As(err, &ke) && ke.Detail != "" {
+			// The engine names the variable or config-file key at fault.
+			return nil, failf(exitError, "opening the engine: invalid configuration: %s", ke.Detail)
+		}
 		if errors.Is(err, keyhold.ErrInvalidArgument) {
 			return nil, failf(exitError, "opening the engine: invalid configuration (check the KEYHOLD_* environment variables)")
 		}

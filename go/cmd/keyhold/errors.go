@@ -28,7 +28,8 @@ const exitHelp = `Exit codes:
   1  other error
   2  usage error (unknown command or flag, missing argument)
   3  authentication failed: tampered, truncated or foreign ciphertext,
-     signature or tag, wrong key or associated data, damaged keyset file
+     signature or tag, wrong key or associated data, damaged keyset file,
+     an audit log with a defect ('audit verify')
   4  refused by policy or a limit: key usage limit reached, keyset not
      exportable, key disabled or destroyed, input larger than the limit,
      keyset file open to group or others

@@ -25,6 +25,10 @@ func TestMain(m *testing.M) {
 	os.Unsetenv("KEYHOLD_KEK")
 	os.Unsetenv("KEYHOLD_ENDPOINT")
 	os.Unsetenv("KEYHOLD_AEAD_MAX_MESSAGES")
+	os.Unsetenv("KEYHOLD_CONFIG")
+	// Every key type is exercised, including the two a fresh install leaves
+	// off (AES-SIV, X25519; docs/decisions/0015-configuration-and-policy.md).
+	os.Setenv("KEYHOLD_POLICY_ENABLED", "AES256_GCM,CHACHA20_POLY1305,XCHACHA20_POLY1305,AES256_SIV,HMAC_SHA256,HMAC_SHA512,ED25519,ECDSA_P256_SHA256_DER,ECDSA_P256_SHA256_P1363,X25519,HKDF_SHA256,HKDF_SHA512")
 	code := m.Run()
 	os.RemoveAll(home)
 	os.Exit(code)

@@ -116,6 +116,8 @@ func (a *app) rootCommand() *cobra.Command {
 		a.macCommand(),
 		a.versionCommand(),
 		a.selftestCommand(),
+		a.auditCommand(),
+		a.configCommand(),
 	)
 	markRunErrors(root)
 	return root

@@ -86,6 +86,12 @@ const MaxBatch = 4096
 // MaxInputLen is KH_MAX_INPUT_LEN.
 const MaxInputLen = uint64(1) << 32
 
+// Metrics formats (kh_metrics_format).
+const (
+	MetricsJSON       uint32 = 1
+	MetricsPrometheus uint32 = 2
+)
+
 // Keyset flags (KH_KEYSET_*).
 const (
 	KeysetRaw        uint32 = 0x1
@@ -221,9 +227,16 @@ type Backend interface {
 
 	AlgSizes(alg uint32) (AlgSizes, Status)
 
-	EngineOpen() (Handle, Status)
+	// EngineOpen returns, when the configuration is refused, the engine's
+	// message naming the variable or key at fault (never a secret).
+	EngineOpen() (Handle, Status, string)
 	EngineClose(engine Handle) Status
 	EngineStats(engine Handle) (EngineStats, Status)
+	// EngineConfig is kh_engine_config_get (JSON).
+	EngineConfig(engine Handle) ([]byte, Status)
+	// EngineMetrics is kh_engine_metrics_get in format MetricsJSON or
+	// MetricsPrometheus.
+	EngineMetrics(engine Handle, format uint32) ([]byte, Status)
 
 	KeysetGenerate(engine Handle, alg, flags uint32) (Handle, Status)
 	KeysetImportRaw(engine Handle, alg uint32, key []byte) (Handle, Status)

@@ -14,11 +14,18 @@ package native
 #cgo CFLAGS: -I${SRCDIR}/../../../include
 #cgo LDFLAGS: ${SRCDIR}/../../../build/lib/libkeyhold.a -l:libcrypto.a -l:libsodium.a -l:libIPSec_MB.a -lstdc++ -lm -ldl -lpthread
 #include <keyhold/keyhold.h>
+// Added after ABI 1's first baseline: declared here too, so the binding
+// also builds against that header (scripts/abi-check). Compatible
+// redeclarations of keyhold.h's prototypes.
+kh_status kh_config_last_error(char* out, size_t out_cap, size_t* out_len);
+kh_status kh_engine_config_get(kh_handle engine, char* out, size_t out_cap, size_t* out_len);
+kh_status kh_engine_metrics_get(kh_handle engine, uint32_t format, char* out, size_t out_cap, size_t* out_len);
 */
 import "C"
 
 import (
 	"fmt"
+	"runtime"
 	"unsafe"
 
 	"keyhold.dev/keyhold/internal/backend"
@@ -83,10 +90,22 @@ func (Native) AlgSizes(alg uint32) (backend.AlgSizes, backend.Status) {
 	}, backend.StatusOK
 }
 
-func (Native) EngineOpen() (backend.Handle, backend.Status) {
+func (Native) EngineOpen() (backend.Handle, backend.Status, string) {
+	// kh_config_last_error is per OS thread: read it on the one that opened.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	var h C.kh_handle
 	r := C.kh_engine_open(&h)
-	return backend.Handle(h), st(r)
+	if r != C.KH_OK {
+		b, s := text(func(out *C.char, outCap C.size_t, outLen *C.size_t) C.kh_status {
+			return C.kh_config_last_error(out, outCap, outLen)
+		})
+		if s != backend.StatusOK {
+			b = nil
+		}
+		return 0, st(r), string(b)
+	}
+	return backend.Handle(h), st(r), ""
 }
 
 func (Native) EngineClose(engine backend.Handle) backend.Status {
@@ -281,4 +300,34 @@ func (Native) KDFDerive(keyset backend.Handle, salt, info, out []byte) backend.S
 
 func (Native) RandomBytes(out []byte) backend.Status {
 	return st(C.kh_random_bytes(ptr(out), C.size_t(len(out))))
+}
+
+// text runs a kh_* call of the text-output convention (keyhold.h), growing
+// the buffer when the text grew between the size query and the copy.
+func text(call func(out *C.char, outCap C.size_t, outLen *C.size_t) C.kh_status) ([]byte, backend.Status) {
+	var n C.size_t
+	r := call(nil, 0, &n)
+	for r == C.KH_E_BUFFER_TOO_SMALL {
+		buf := make([]byte, int(n)+int(n)/8+256)
+		r = call((*C.char)(unsafe.Pointer(unsafe.SliceData(buf))), C.size_t(len(buf)), &n)
+		if r == C.KH_OK {
+			return buf[:int(n)], backend.StatusOK
+		}
+	}
+	if r != C.KH_OK {
+		return nil, st(r)
+	}
+	return []byte{}, backend.StatusOK
+}
+
+func (Native) EngineConfig(engine backend.Handle) ([]byte, backend.Status) {
+	return text(func(out *C.char, outCap C.size_t, outLen *C.size_t) C.kh_status {
+		return C.kh_engine_config_get(C.kh_handle(engine), out, outCap, outLen)
+	})
+}
+
+func (Native) EngineMetrics(engine backend.Handle, format uint32) ([]byte, backend.Status) {
+	return text(func(out *C.char, outCap C.size_t, outLen *C.size_t) C.kh_status {
+		return C.kh_engine_metrics_get(C.kh_handle(engine), C.uint32_t(format), out, outCap, outLen)
+	})
 }

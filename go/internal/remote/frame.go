@@ -40,9 +40,11 @@ const (
 	opAlgSizes    = 37
 	opMetrics     = 38
 
-	opEngineOpen  = 48
-	opEngineClose = 49
-	opEngineStats = 50
+	opEngineOpen    = 48
+	opEngineClose   = 49
+	opEngineStats   = 50
+	opEngineConfig  = 51
+	opEngineMetrics = 52
 
 	opKeysetGenerate     = 64
 	opKeysetImportRaw    = 65

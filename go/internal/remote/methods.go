@@ -59,9 +59,39 @@ func (v view) AlgSizes(alg uint32) (backend.AlgSizes, backend.Status) {
 	return z, st
 }
 
-func (v view) EngineOpen() (backend.Handle, backend.Status) {
+// EngineOpen: the daemon's engine was configured when it started; a
+// configuration error is the daemon's log's, so there is no detail here.
+func (v view) EngineOpen() (backend.Handle, backend.Status, string) {
 	val, _, st := v.call(&item{op: opEngineOpen}, nil)
-	return backend.Handle(val), st
+	return backend.Handle(val), st, ""
+}
+
+// engineText runs an op whose output is text of unknown size: the size
+// needed comes back with StatusBufferTooSmall.
+func (v view) engineText(op uint16, engine backend.Handle, arg uint32) ([]byte, backend.Status) {
+	buf := make([]byte, 64<<10)
+	for {
+		val, n, st := v.call(&item{op: op, handle: uint64(engine), arg: arg, outCap: len(buf)}, buf)
+		if st == backend.StatusBufferTooSmall && val > uint64(len(buf)) && val <= maxPayload {
+			buf = make([]byte, val)
+			continue
+		}
+		if st != backend.StatusOK {
+			return nil, st
+		}
+		return buf[:n], st
+	}
+}
+
+// EngineConfig is the daemon engine's effective configuration.
+func (v view) EngineConfig(engine backend.Handle) ([]byte, backend.Status) {
+	return v.engineText(opEngineConfig, engine, 0)
+}
+
+// EngineMetrics is the daemon engine's metrics snapshot (operations of
+// the whole daemon; this engine's keys).
+func (v view) EngineMetrics(engine backend.Handle, format uint32) ([]byte, backend.Status) {
+	return v.engineText(opEngineMetrics, engine, format)
 }
 
 func (v view) EngineClose(engine backend.Handle) backend.Status {
