@@ -54,6 +54,7 @@ type testDaemon struct {
 	Config   string
 	Keysets  map[string]string // name -> file
 	Args     []string          // extra flags
+	Env      []string          // extra environment of the daemon (KEYHOLD_POLICY_..., KEYHOLD_AUDIT_...)
 	cmd      *exec.Cmd
 	log      *os.File
 	done     chan struct{}
@@ -132,7 +133,7 @@ func (d *testDaemon) Start() error {
 	d.log = log
 	d.done = make(chan struct{})
 	d.cmd = exec.Command(d.Bin, args...)
-	d.cmd.Env = d.env()
+	d.cmd.Env = append(d.env(), d.Env...)
 	d.cmd.Stderr = log
 	d.cmd.Stdout = log
 	if err := d.cmd.Start(); err != nil {

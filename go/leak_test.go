@@ -1,3 +1,5 @@
+//go:build cgo
+
 package keyhold_test
 
 // The no-secret-leak test (issue 7): known key material and plaintext
