@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -236,5 +237,59 @@ func TestMetricsCountOperationsAndKeys(t *testing.T) {
 	var raw map[string]any
 	if err := json.Unmarshal(mustSnapshot(t, e), &raw); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPolicyDeprecatedStreamsDecryptOnly: a deprecated AEAD keyset opens
+// existing streams but never starts one (streams are audited and metered
+// like one-shot encryption).
+func TestPolicyDeprecatedStreamsDecryptOnly(t *testing.T) {
+	key := bytes.Repeat([]byte{9}, 32)
+	full := openWith(t)
+	ks, err := full.ImportRawKey(AES256GCM, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ks.Close()
+	var sealed bytes.Buffer
+	w, err := must(ks.AEAD()).NewEncryptingWriter(&sealed, []byte("ad"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("streamed before the deprecation"))
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Setenv("KEYHOLD_POLICY_ENABLED", "ED25519")
+	t.Setenv("KEYHOLD_POLICY_DEPRECATED", "AES256_GCM")
+	e := openWith(t)
+	old, err := e.ImportRawKey(AES256GCM, key)
+	if err != nil {
+		t.Fatalf("importing a deprecated key: %v", err)
+	}
+	defer old.Close()
+	a := must(old.AEAD())
+	if _, err := a.NewEncryptingWriter(io.Discard, []byte("ad")); !errors.Is(err, ErrPolicyDenied) {
+		t.Errorf("NewEncryptingWriter with a deprecated keyset = %v, want ErrPolicyDenied", err)
+	}
+	r, err := a.NewDecryptingReader(bytes.NewReader(sealed.Bytes()), []byte("ad"))
+	if err != nil {
+		t.Fatalf("NewDecryptingReader with a deprecated keyset: %v", err)
+	}
+	pt, err := io.ReadAll(r)
+	if err != nil || string(pt) != "streamed before the deprecation" {
+		t.Errorf("reading a stream with a deprecated keyset: %q, %v", pt, err)
+	}
+	snap := must(e.MetricsSnapshot())
+	m := must(ParseMetrics(snap))
+	var opens uint64
+	for _, o := range m.Operations {
+		if o.Op == "stream_open" && o.Outcome == "KH_OK" {
+			opens += o.Count
+		}
+	}
+	if opens == 0 {
+		t.Errorf("stream_open not counted in the metrics: %+v", m.Operations)
 	}
 }

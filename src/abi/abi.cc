@@ -48,6 +48,9 @@ struct KekObject final : Object {
 struct StreamObject final : Object {
   explicit StreamObject(std::unique_ptr<stream::Stream> s) : Object(Kind::kStream), st(std::move(s)) {}
   std::unique_ptr<stream::Stream> st;
+  // The keyset's id and whether it is raw, for the audit trail's use records.
+  std::array<uint8_t, 16> keyset_id{};
+  bool raw = false;
 };
 
 // Gate: which checks a call runs. kHot marks the per-message operations:
@@ -156,6 +159,7 @@ constexpr bool Produces(metrics::Op op) {
     case metrics::Op::kSigSignDigest:
     case metrics::Op::kKexAgree:
     case metrics::Op::kKdfDerive:
+    case metrics::Op::kStreamSeal:
       return true;
     default:
       return false;
@@ -164,7 +168,12 @@ constexpr bool Produces(metrics::Op op) {
 
 // AuditOp: the audit trail's name of a per-message operation (the two
 // enums list those operations in the same order).
-audit::Op AuditOp(metrics::Op op) { return static_cast<audit::Op>(static_cast<uint8_t>(op)); }
+audit::Op AuditOp(metrics::Op op) {
+  // The message operations share their numbers (kAeadEncrypt .. kKdfDerive).
+  if (op == metrics::Op::kStreamSeal) return audit::Op::kStreamEncrypt;
+  if (op == metrics::Op::kStreamOpen) return audit::Op::kStreamDecrypt;
+  return static_cast<audit::Op>(static_cast<uint8_t>(op));
+}
 
 // DeniedDeprecated: KH_E_POLICY_DENIED (recorded) when ks is decrypt-only
 // and op produces output under its key.
@@ -280,6 +289,8 @@ Status RegisterStream(const KeysetRef& ks, StatusOr<std::unique_ptr<keyhold::str
   std::shared_ptr<Object> e;
   KH_RETURN_IF_ERROR(GetObject(ks.obj->owner, Kind::kEngine, &e));
   auto obj = std::make_shared<StreamObject>(std::move(s).value());
+  std::copy(ks->id().begin(), ks->id().end(), obj->keyset_id.begin());
+  obj->raw = ks->raw();
   KH_RETURN_IF_ERROR(HandleTable::Global().Insert(obj, static_cast<EngineObject*>(e.get())));
   *out = obj->handle;
   return OkStatus();
@@ -288,24 +299,36 @@ Status RegisterStream(const KeysetRef& ks, StatusOr<std::unique_ptr<keyhold::str
 // StreamCall runs one seal or open: the call's shape is checked before the
 // output buffer, as for every sized output.
 template <typename PlanFn, typename RunFn>
-Status StreamCall(kh_handle stream, const uint8_t* in, size_t in_len, uint8_t* out, size_t out_cap,
-                  size_t* out_len, PlanFn plan_fn, RunFn run_fn) {
+Status StreamCall(metrics::Op op, kh_handle stream, const uint8_t* in, size_t in_len, uint8_t* out,
+                  size_t out_cap, size_t* out_len, PlanFn plan_fn, RunFn run_fn) {
   if (out_len == nullptr) return KH_E_NULL_POINTER;
   KH_CHECK_IN(in, in_len);
   std::shared_ptr<Object> o;
   KH_RETURN_IF_ERROR(GetObject(stream, Kind::kStream, &o));
-  auto* s = static_cast<StreamObject*>(o.get())->st.get();
+  auto* so = static_cast<StreamObject*>(o.get());
+  auto* s = so->st.get();
+  metrics::Recorder rec;
+  // Every segment call is a key use: metered, and aggregated into the
+  // audit trail's use records like the one-shot operations.
+  auto done = [&](Status st) {
+    const kh_status c = st.code();
+    const uint64_t produced = c == KH_OK ? *out_len : 0;
+    rec.Done(op, c, in_len, produced);
+    audit::RecordUse(audit::KeysetId(so->keyset_id), so->raw ? 0 : s->key_id(), AuditOp(op), c, in_len,
+                     produced);
+    return st;
+  };
   keyhold::stream::Plan plan;
-  KH_RETURN_IF_ERROR(plan_fn(*s, &plan));
+  if (Status st = plan_fn(*s, &plan); !st.ok()) return done(st);
   if ((out == nullptr ? 0 : out_cap) < plan.out_len) {
     *out_len = plan.out_len;
     return KH_E_BUFFER_TOO_SMALL;
   }
   // An empty stream opens to zero bytes: the cipher still gets a pointer.
   uint8_t none = 0;
-  KH_RETURN_IF_ERROR(run_fn(*s, plan, In(in, in_len), out == nullptr ? &none : out));
+  if (Status st = run_fn(*s, plan, In(in, in_len), out == nullptr ? &none : out); !st.ok()) return done(st);
   *out_len = plan.out_len;
-  return OkStatus();
+  return done(OkStatus());
 }
 
 Status EngineLimits(kh_handle engine, keystore::Limits* limits) {
@@ -790,6 +813,8 @@ kh_status kh_stream_encrypt_begin(kh_handle keyset, const uint8_t* aad, size_t a
     if (aad_len > KH_MAX_INPUT_LEN) return KH_E_TOO_LARGE;
     KeysetRef ks;
     KH_RETURN_IF_ERROR(GetKeyset(keyset, &ks));
+    // A decrypt-only (deprecated) keyset may open streams, never start one.
+    KH_RETURN_IF_ERROR(DeniedDeprecated(ks, metrics::Op::kStreamSeal));
     if (header == nullptr || header_cap < keyhold::stream::kHeaderLen) {
       *header_len = keyhold::stream::kHeaderLen;
       return header == nullptr && header_cap != 0 ? Status(KH_E_NULL_POINTER) : Status(KH_E_BUFFER_TOO_SMALL);
@@ -847,7 +872,7 @@ kh_status kh_stream_seal(kh_handle stream, uint64_t first, uint32_t last, const 
   return Guard(Gate::kHot, [&]() -> Status {
     if (last > 1) return KH_E_INVALID_ARGUMENT;
     return StreamCall(
-        stream, pt, pt_len, out, out_cap, out_len,
+        metrics::Op::kStreamSeal, stream, pt, pt_len, out, out_cap, out_len,
         [&](const keyhold::stream::Stream& s, keyhold::stream::Plan* plan) {
           return s.SealPlan(first, last != 0, pt_len, plan);
         },
@@ -863,7 +888,7 @@ kh_status kh_stream_open(kh_handle stream, uint64_t first, uint32_t last, const 
   return Guard(Gate::kHot, [&]() -> Status {
     if (last > 1) return KH_E_INVALID_ARGUMENT;
     return StreamCall(
-        stream, ct, ct_len, out, out_cap, out_len,
+        metrics::Op::kStreamOpen, stream, ct, ct_len, out, out_cap, out_len,
         [&](const keyhold::stream::Stream& s, keyhold::stream::Plan* plan) {
           return s.OpenPlan(first, last != 0, ct_len, plan);
         },

@@ -341,7 +341,7 @@ const char* OpName(Op op) {
       "aead_encrypt",   "aead_decrypt",    "aead_seal_nonce",  "aead_open_nonce", "daead_encrypt",
       "daead_decrypt",  "mac_compute",     "mac_verify",       "sig_sign",        "sig_verify",
       "sig_sign_plain", "sig_sign_digest", "sig_verify_plain", "kex_agree",       "kdf_derive",
-      "key_export",     "key_import",      "daemon_request",
+      "key_export",     "key_import",      "daemon_request",   "stream_encrypt",  "stream_decrypt",
   };
   static_assert(std::size(kNames) == static_cast<size_t>(Op::kCount));
   const auto i = static_cast<size_t>(op);

@@ -110,7 +110,9 @@ enum class Op : uint8_t {
   kKeyExport,  // policy decisions about export
   kKeyImport,
   kDaemonRequest,  // keyholdd: a request its ACL refused (reason "acl_<op>")
-  kCount,          // not an operation
+  kStreamEncrypt,  // streaming AEAD: one record per segment call, bytes of the segments
+  kStreamDecrypt,
+  kCount,  // not an operation
 };
 const char* OpName(Op op);
 

@@ -132,7 +132,9 @@ const char* OpName(Op op) {
                                            "keyset_export_wrapped",
                                            "keyset_load_file",
                                            "keyset_save_file",
-                                           "keyset_rotate"};
+                                           "keyset_rotate",
+                                           "stream_seal",
+                                           "stream_open"};
   static_assert(std::size(kNames) == kOps);
   const auto i = static_cast<size_t>(op);
   if (i >= kOps) return "unknown";

@@ -44,7 +44,9 @@ enum class Op : uint8_t {
   kKeysetLoadFile,
   kKeysetSaveFile,
   kKeysetRotate,
-  kCount,  // not an operation
+  kStreamSeal,  // kh_stream_seal (bytes: plaintext in, ciphertext out)
+  kStreamOpen,  // kh_stream_open
+  kCount,       // not an operation
 };
 const char* OpName(Op op);
 

@@ -79,7 +79,7 @@ var (
 	hex32      = regexp.MustCompile(`^[0-9a-f]{32}$`)
 	reasonRe   = regexp.MustCompile(`^[a-z0-9_]{1,64}$`)
 	statusRe   = regexp.MustCompile(`^KH_[A-Z0-9_]{1,48}$`)
-	opNames    = set("aead_encrypt", "aead_decrypt", "aead_seal_nonce", "aead_open_nonce", "daead_encrypt", "daead_decrypt", "mac_compute", "mac_verify", "sig_sign", "sig_verify", "sig_sign_plain", "sig_sign_digest", "sig_verify_plain", "kex_agree", "kdf_derive", "key_export", "key_import", "daemon_request")
+	opNames    = set("aead_encrypt", "aead_decrypt", "aead_seal_nonce", "aead_open_nonce", "daead_encrypt", "daead_decrypt", "mac_compute", "mac_verify", "sig_sign", "sig_verify", "sig_sign_plain", "sig_sign_digest", "sig_verify_plain", "kex_agree", "kdf_derive", "key_export", "key_import", "daemon_request", "stream_encrypt", "stream_decrypt")
 	eventNames = set("create", "import", "rotate", "set_primary", "disable", "enable", "destroy", "export", "load", "save")
 	zeroHash   = strings.Repeat("0", 64)
 )
