@@ -1,6 +1,5 @@
 #include "audit/audit.h"
 
-#include <pwd.h>
 #include <unistd.h>
 
 #include <array>
@@ -16,6 +15,7 @@
 #include <vector>
 
 #include "audit/log_file.h"
+#include "core/home.h"
 
 namespace keyhold::audit {
 namespace {
@@ -117,27 +117,7 @@ State& S() {
 
 const char* GetEnv(const char* name) { return ::secure_getenv(name); }
 
-Status DefaultHome(std::string* out) {
-  const char* home = GetEnv("KEYHOLD_HOME");
-  if (home != nullptr && *home != '\0') {
-    *out = home;
-    return OkStatus();
-  }
-  const char* user_home = GetEnv("HOME");
-  if (user_home != nullptr && *user_home != '\0') {
-    *out = std::string(user_home) + "/.keyhold";
-    return OkStatus();
-  }
-  struct passwd pw {};
-  struct passwd* found = nullptr;
-  std::vector<char> buf(16384);
-  if (getpwuid_r(geteuid(), &pw, buf.data(), buf.size(), &found) != 0 || found == nullptr ||
-      pw.pw_dir == nullptr || *pw.pw_dir == '\0') {
-    return KH_E_IO;
-  }
-  *out = std::string(pw.pw_dir) + "/.keyhold";
-  return OkStatus();
-}
+Status DefaultHome(std::string* out) { return core::KeyholdHome(out); }
 
 bool ParseU64(std::string_view s, uint64_t lo, uint64_t hi, uint64_t* out) {
   if (s.empty() || s.size() > 20) return false;

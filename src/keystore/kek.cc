@@ -2,7 +2,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
-#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +11,7 @@
 #include <vector>
 
 #include "backend/openssl.h"
+#include "core/home.h"
 #include "kdf/kdf.h"
 #include "keystore/file.h"
 #include "keystore/gcm.h"
@@ -181,28 +181,10 @@ StatusOr<std::shared_ptr<Kek>> OpenPkcs11(std::string_view attrs) {
   return OpenPkcs11Kek(spec);
 }
 
-// HomeDir: $KEYHOLD_HOME, else $HOME/.keyhold, else the account's home
-// directory/.keyhold.
+// HomeDir: the keyhold home (core::KeyholdHome); not finding one means the
+// default KEK cannot be reached.
 Status HomeDir(std::string* out) {
-  const char* home = GetEnv("KEYHOLD_HOME");
-  if (home != nullptr && *home != '\0') {
-    *out = home;
-    return OkStatus();
-  }
-  const char* user_home = GetEnv("HOME");
-  if (user_home != nullptr && *user_home != '\0') {
-    *out = std::string(user_home) + "/.keyhold";
-    return OkStatus();
-  }
-  struct passwd pw {};
-  struct passwd* found = nullptr;
-  std::vector<char> buf(16384);
-  if (getpwuid_r(geteuid(), &pw, buf.data(), buf.size(), &found) != 0 || found == nullptr ||
-      pw.pw_dir == nullptr || *pw.pw_dir == '\0') {
-    return KH_E_KEK_UNAVAILABLE;
-  }
-  *out = std::string(pw.pw_dir) + "/.keyhold";
-  return OkStatus();
+  return core::KeyholdHome(out).ok() ? OkStatus() : Status(KH_E_KEK_UNAVAILABLE);
 }
 
 StatusOr<std::shared_ptr<Kek>> OpenDefault(std::string_view home) {
