@@ -77,14 +77,30 @@ class Loop {
       for (int i = 0; i < n; ++i) {
         int fd = evs[i].data.fd;
         if (fd == listen_fd_) {
-          if (!draining_->load()) Accept();
+          if (!draining_->load()) {
+            try {
+              Accept();
+            } catch (const std::exception&) {
+              Log(Level::kError, "accept failed: out of memory");
+            }
+          }
         } else if (fd == wake_fd_) {
           uint64_t v;
           ssize_t r = ::read(wake_fd_, &v, sizeof v);
           (void)r;
         } else {
           auto it = conns_.find(fd);
-          if (it != conns_.end()) OnEvent(it->second, evs[i].events);
+          if (it != conns_.end()) {
+            // An allocation failure while serving one connection ends that
+            // connection, not the daemon.
+            try {
+              OnEvent(it->second, evs[i].events);
+            } catch (const std::exception&) {
+              Log(Level::kError, "connection dropped: out of memory");
+              auto again = conns_.find(fd);
+              if (again != conns_.end()) Close(again->second);
+            }
+          }
         }
       }
       int64_t now = NowMs();

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstring>
 #include <mutex>
+#include <new>
 
 #include "audit/audit.h"
 #include "daemon/log.h"
@@ -774,6 +775,11 @@ void Service::Handle(const Caller& caller, const wire::FrameHeader& h,
                      const std::vector<wire::RequestItem>& items, std::vector<uint8_t>* out) {
   auto t0 = std::chrono::steady_clock::now();
   metrics_.in_flight.fetch_add(1, std::memory_order_relaxed);
+  // Decremented however Handle ends (an allocation failure included).
+  struct InFlight {
+    std::atomic<int64_t>& n;
+    ~InFlight() { n.fetch_sub(1, std::memory_order_relaxed); }
+  } in_flight{metrics_.in_flight};
   std::shared_ptr<State> st = state();
   // Reserve the whole response at once: the items' outputs are written in
   // place, so the buffer must not move while they run.
@@ -785,7 +791,6 @@ void Service::Handle(const Caller& caller, const wire::FrameHeader& h,
   }
   if (total > wire::kLengthPrefixLen + wire::kMaxFrameLen || !st) {
     ErrorFrame(h.request_id, h.op, st ? KH_E_TOO_LARGE : KH_E_INTERNAL, out);
-    metrics_.in_flight.fetch_sub(1, std::memory_order_relaxed);
     return;
   }
   const size_t start = out->size();
@@ -879,7 +884,6 @@ void Service::Handle(const Caller& caller, const wire::FrameHeader& h,
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count());
   metrics_.Count(h.op, items.size() == 1 ? statuses[0] : static_cast<uint32_t>(frame_status), items.size(),
                  ns, bytes_in, bytes_out);
-  metrics_.in_flight.fetch_sub(1, std::memory_order_relaxed);
 }
 
 bool Service::HandleBytes(const Caller& caller, ByteView body, std::vector<wire::RequestItem>* scratch,
@@ -887,8 +891,23 @@ bool Service::HandleBytes(const Caller& caller, ByteView body, std::vector<wire:
   wire::FrameHeader h;
   Status s = wire::DecodeRequest(body, &h, scratch);
   if (s.ok()) {
-    Handle(caller, h, *scratch, out);
-    return true;
+    // Nothing may escape into the event loop: the kh_* calls return
+    // statuses, but the response buffer can fail to grow. The request then
+    // gets a status and the connection is closed (its buffers are suspect).
+    const size_t mark = out->size();
+    try {
+      Handle(caller, h, *scratch, out);
+      return true;
+    } catch (const std::bad_alloc&) {
+      s = KH_E_OUT_OF_MEMORY;
+    } catch (...) {
+      s = KH_E_INTERNAL;
+    }
+    out->resize(mark);
+    ErrorFrame(h.request_id, h.op, s.code(), out);
+    Log(Level::kError, "request failed in the daemon",
+        {{"op", wire::OpName(h.op)}, {"status", kh_status_name(s.code())}});
+    return false;
   }
   metrics_.protocol_errors.fetch_add(1, std::memory_order_relaxed);
   // Echo what can be read of the header so the client can match the error.
