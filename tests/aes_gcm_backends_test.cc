@@ -611,27 +611,7 @@ TEST(AeadRuntimeInfo, ReportsTheSelectedBackends) {
   }
 }
 
-// Saves and restores one environment variable around a test.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    setenv(name, value, 1);
-  }
-  ~ScopedEnv() {
-    if (old_.has_value()) {
-      setenv(name_, old_->c_str(), 1);
-    } else {
-      unsetenv(name_);
-    }
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
+using testing::ScopedEnv;
 
 TEST(AeadRuntimeInfo, InvalidBackendVariableIsRefusedAtEngineOpen) {
   for (const Report& r : kReports) {

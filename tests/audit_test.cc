@@ -669,17 +669,7 @@ TEST_F(AuditAbiTest, EngineRefusesToOpenWithoutItsLog) {
   ASSERT_EQ(kh_engine_close(engine), KH_OK);
 }
 
-// ScopedEnv sets one variable for a scope.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) { ::setenv(name, value, 1); }
-  ~ScopedEnv() { ::unsetenv(name_); }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  const char* name_;
-};
+using testing::ScopedEnv;
 
 TEST(AuditConfig, Environment) {
   Config c;

@@ -215,33 +215,7 @@ TEST(Config, ErrorsShowNoLongOrBinaryValue) {
   EXPECT_NE(Load(env, "", &c).find("\"fastest\""), std::string::npos);
 }
 
-// ScopedEnv sets a variable for one test and restores it.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    const char* old = std::getenv(name);  // NOLINT(concurrency-mt-unsafe)
-    if (old != nullptr) old_ = old;
-    had_ = old != nullptr;
-    if (value == nullptr) {
-      unsetenv(name);  // NOLINT(concurrency-mt-unsafe)
-    } else {
-      setenv(name, value, 1);  // NOLINT(concurrency-mt-unsafe)
-    }
-  }
-  ~ScopedEnv() {
-    if (had_) {
-      setenv(name_.c_str(), old_.c_str(), 1);  // NOLINT(concurrency-mt-unsafe)
-    } else {
-      unsetenv(name_.c_str());  // NOLINT(concurrency-mt-unsafe)
-    }
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  std::string name_, old_;
-  bool had_ = false;
-};
+using testing::ScopedEnv;
 
 std::string LastError() {
   size_t n = 0;

@@ -14,33 +14,6 @@
 namespace keyhold::testing {
 namespace {
 
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    const char* old = std::getenv(name);  // NOLINT(concurrency-mt-unsafe)
-    had_ = old != nullptr;
-    if (had_) old_ = old;
-    if (value == nullptr) {
-      unsetenv(name);  // NOLINT(concurrency-mt-unsafe)
-    } else {
-      setenv(name, value, 1);  // NOLINT(concurrency-mt-unsafe)
-    }
-  }
-  ~ScopedEnv() {
-    if (had_) {
-      setenv(name_.c_str(), old_.c_str(), 1);  // NOLINT(concurrency-mt-unsafe)
-    } else {
-      unsetenv(name_.c_str());  // NOLINT(concurrency-mt-unsafe)
-    }
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  std::string name_, old_;
-  bool had_ = false;
-};
-
 kh_handle Open() {
   kh_handle e = 0;
   EXPECT_EQ(kh_engine_open(&e), KH_OK);

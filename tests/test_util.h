@@ -5,12 +5,42 @@
 #include <keyhold/keyhold.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
 
 namespace keyhold::testing {
+
+// ScopedEnv sets (value != nullptr) or unsets an environment variable for a
+// scope and restores what was there before.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    const char* old = std::getenv(name);  // NOLINT(concurrency-mt-unsafe)
+    had_ = old != nullptr;
+    if (had_) old_ = old;
+    if (value == nullptr) {
+      unsetenv(name);  // NOLINT(concurrency-mt-unsafe)
+    } else {
+      setenv(name, value, 1);  // NOLINT(concurrency-mt-unsafe)
+    }
+  }
+  ~ScopedEnv() {
+    if (had_) {
+      setenv(name_.c_str(), old_.c_str(), 1);  // NOLINT(concurrency-mt-unsafe)
+    } else {
+      unsetenv(name_.c_str());  // NOLINT(concurrency-mt-unsafe)
+    }
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  std::string name_, old_;
+  bool had_ = false;
+};
 
 inline std::vector<uint8_t> Hex(const std::string& s) {
   std::vector<uint8_t> out;
